@@ -1,0 +1,1 @@
+"""The template's hooks, importable so that tests can call their functions."""

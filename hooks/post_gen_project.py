@@ -1,0 +1,193 @@
+"""Finish the generated course repository: drop unchosen files, write and pin the requirements.
+
+Cookiecutter renders this file, so the answers arrive as JSON data (never as
+code) at the bottom; everything above is plain Python that tests import.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+# The pre-generation hook has already checked every requirement against the
+# same grammar; this only splits them (a comma followed by an operator
+# continues a specifier list, e.g. numpy>=1.26,<3; one in brackets separates extras).
+REQUIREMENT_SEPARATOR = re.compile(r"[\s,]+(?![~=!<>])(?![^\[]*\])")
+JUPYTER_FRONTEND = {"lab": "jupyterlab", "notebook": "notebook"}
+UNPINNED_MARKER = "# NOT PINNED YET"
+# Set to 1 to write the project without resolving (what an offline machine gets).
+SKIP_LOCK_VARIABLE = "JUPYTER_COURSE_SKIP_LOCK"
+
+# How uv says it could not reach the index (as opposed to a resolution failure).
+NETWORK_FAILURES = (
+    "Failed to fetch",
+    "error sending request",
+    "dns error",
+    "Connection refused",
+    "Could not connect",
+    "tcp connect error",
+    "operation timed out",
+    "Network connectivity is disabled",
+)
+NOT_FOUND = re.compile(r"Because (\S+) was not found in the package registry")
+
+
+class PinningFailed(RuntimeError):
+    """The requirements cannot be resolved: a package is wrong, not the network."""
+
+
+def split_requirements(packages: str) -> list[str]:
+    return [part for part in REQUIREMENT_SEPARATOR.split(packages.strip()) if part]
+
+
+def requirements_in(packages: str, interface: str) -> str:
+    """The instructor-facing requirements file: Jupyter first, then the course's packages."""
+    lines = [
+        "# The course's Python packages. Edit this file, then run `make lock`",
+        "# to pin them (with hashes) into requirements.txt.",
+        "",
+        "# Jupyter itself and the Python kernel",
+        JUPYTER_FRONTEND[interface],
+        "ipykernel",
+        "# Runs tests/ against the image (make test)",
+        "pytest",
+        "",
+        "# Course packages",
+        *split_requirements(packages),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def unpinned_requirements_txt(reason: str) -> str:
+    return (
+        f"{UNPINNED_MARKER}: {reason}\n"
+        "# The image build pins requirements.in on the fly until you run `make lock`\n"
+        "# and commit the result, so that every build installs the same versions.\n"
+    )
+
+
+def remove_unchosen(project: Path, answers: dict) -> None:
+    """Delete the files of options the instructor did not choose."""
+    if not answers["include_ci"]:
+        shutil.rmtree(project / ".github")
+    if not answers["include_devcontainer"]:
+        shutil.rmtree(project / ".devcontainer")
+
+
+def find_uv() -> list[str] | None:
+    """The uv command, if this Python or the PATH has one."""
+    try:
+        from uv import find_uv_bin  # type: ignore[import-not-found]
+
+        return [find_uv_bin()]
+    except (ImportError, FileNotFoundError):
+        pass
+    found = shutil.which("uv")
+    return [found] if found else None
+
+
+def install_uv(target: Path) -> list[str] | None:
+    """Fetch uv from PyPI into a temporary folder; None when that is impossible."""
+    print("uv is not installed: fetching it from PyPI for this run...", flush=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+         "--target", str(target), "uv"],
+        capture_output=True,
+        text=True,
+    )
+    binary = target / "bin" / ("uv.exe" if os.name == "nt" else "uv")
+    return [str(binary)] if result.returncode == 0 and binary.exists() else None
+
+
+def is_network_failure(output: str) -> bool:
+    return any(message in output for message in NETWORK_FAILURES)
+
+
+def lock_command(uv: list[str], python_version: str) -> list[str]:
+    # The same command as `make lock` in the generated Makefile.
+    return [
+        *uv, "pip", "compile", "requirements.in",
+        "--universal", "--python-version", python_version, "--no-python-downloads",
+        "--generate-hashes", "--custom-compile-command", "make lock",
+        "--output-file", "requirements.txt",
+    ]
+
+
+def run_showing_progress(command: list[str], cwd: Path) -> tuple[int, str]:
+    """Run command, echoing its messages as they come, and return (exit code, messages)."""
+    # uv repeats the written file on stdout; its messages go to stderr.
+    process = subprocess.Popen(
+        command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        encoding="utf-8", errors="replace",
+    )
+    lines = []
+    assert process.stderr is not None
+    for line in process.stderr:
+        lines.append(line)
+        print(f"  {line}", end="", flush=True)
+    return process.wait(), "".join(lines)
+
+
+def pin(project: Path, python_version: str) -> bool:
+    """Pin requirements.in into requirements.txt; False if the index cannot be reached.
+
+    Raises PinningFailed when the index answered but the packages cannot be resolved.
+    """
+    print(
+        f"Pinning the course packages for Python {python_version} "
+        "(linux/amd64 and linux/arm64, with hashes)...",
+        flush=True,
+    )
+    with tempfile.TemporaryDirectory() as scratch:
+        uv = find_uv() or install_uv(Path(scratch))
+        if uv is None:
+            return False
+        code, output = run_showing_progress(lock_command(uv, python_version), project)
+    if code == 0:
+        return True
+    if is_network_failure(output):
+        return False
+    missing = NOT_FOUND.search(output)
+    if missing:
+        raise PinningFailed(f"package {missing.group(1)} does not exist on the package index")
+    raise PinningFailed(f"the packages cannot be installed together on Python {python_version} (see above)")
+
+
+def write_requirements(project: Path, answers: dict) -> None:
+    (project / "requirements.in").write_text(
+        requirements_in(answers["packages"], answers["interface"]), encoding="utf-8"
+    )
+    if os.environ.get(SKIP_LOCK_VARIABLE) == "1":
+        reason = f"{SKIP_LOCK_VARIABLE}=1 was set"
+    elif pin(project, answers["python_version"]):
+        print("Pinned requirements.txt.")
+        return
+    else:
+        reason = "the package index could not be reached when the project was generated"
+        print(
+            "WARNING: the package index could not be reached, so requirements.txt is not "
+            "pinned.\n  The project still builds (the image build pins on the fly); run "
+            "`make lock` when you are online and commit requirements.txt.",
+            file=sys.stderr,
+        )
+    (project / "requirements.txt").write_text(unpinned_requirements_txt(reason), encoding="utf-8")
+
+
+def main(answers: dict, project: Path) -> int:
+    remove_unchosen(project, answers)
+    try:
+        write_requirements(project, answers)
+    except PinningFailed as error:
+        print(f"ERROR: packages: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(json.loads(r'''{{ cookiecutter | tojson }}'''), Path.cwd()))
