@@ -1,0 +1,110 @@
+"""Make the base images the generated Dockerfiles start FROM available to the engine.
+
+On a machine with registry access the real images are pulled. Where no registry
+is reachable (air-gapped CI), a stand-in is built from Debian packages and
+tagged with the official name: the generated Dockerfile cannot tell the
+difference, because a local image is used without pulling.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import textwrap
+from pathlib import Path
+
+# The Debian suite whose python3 is that version (3.10 and 3.12 have none).
+DEBIAN_SUITE_FOR_PYTHON = {"3.11": "bookworm", "3.13": "trixie", "3.14": "sid"}
+HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+STANDIN_LABEL = "org.jupyter-course.standin"
+
+
+def run(*command: str, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(command, check=True, text=True, **kwargs)
+
+
+def image_exists(tag: str) -> bool:
+    return subprocess.run(["docker", "image", "inspect", tag], capture_output=True).returncode == 0
+
+
+def try_pull(tag: str) -> bool:
+    try:
+        result = subprocess.run(["docker", "pull", "--quiet", tag], capture_output=True, timeout=600)
+    except subprocess.TimeoutExpired:
+        return False
+    return result.returncode == 0
+
+
+def debian_mirror() -> str:
+    """The Debian mirror this machine's apt uses (so debootstrap goes where apt goes)."""
+    sources = Path("/etc/apt/sources.list.d/debian.sources")
+    if sources.exists():
+        for line in sources.read_text().splitlines():
+            if line.startswith("URIs:"):
+                return line.split()[1]
+    return "http://deb.debian.org/debian"
+
+
+def debian_rootfs_image(suite: str) -> str:
+    """A minimal Debian root file system imported as an image, built once per machine."""
+    tag = f"jupyter-course-standin/debian:{suite}"
+    if image_exists(tag):
+        return tag
+    script = [] if suite != "sid" else ["/usr/share/debootstrap/scripts/sid"]
+    with tempfile.TemporaryDirectory() as scratch:
+        rootfs = Path(scratch, "rootfs")
+        run("debootstrap", "--variant=minbase", suite, str(rootfs), debian_mirror(), *script,
+            stdout=subprocess.DEVNULL)
+        tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
+        run("docker", "import", "-", tag, stdin=tar.stdout, stdout=subprocess.DEVNULL)
+        if tar.wait() != 0:
+            raise RuntimeError(f"could not archive the {suite} root file system")
+    return tag
+
+
+def python_standin_dockerfile(rootfs_tag: str, version: str) -> str:
+    python = f"python{version}"
+    return textwrap.dedent(f"""\
+        FROM {rootfs_tag}
+        # The sid Release file may be past its validity date on a mirror.
+        RUN apt-get -o Acquire::Check-Valid-Until=false update \\
+            && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \\
+                {python} {python}-venv python3-pip ca-certificates \\
+            && apt-get clean && rm -rf /var/lib/apt/lists/*
+        # The official image's Python is not externally managed and lives in /usr/local/bin.
+        RUN rm -f /usr/lib/python3*/EXTERNALLY-MANAGED \\
+            && ln -sf /usr/bin/{python} /usr/local/bin/python \\
+            && ln -sf /usr/bin/{python} /usr/local/bin/python3
+        # This machine's certificate authorities, so pip and uv reach the package index.
+        COPY ca-certificates.crt /usr/local/share/ca-certificates/host-bundle.crt
+        RUN update-ca-certificates
+        ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt PIP_CERT=/etc/ssl/certs/ca-certificates.crt
+        LABEL {STANDIN_LABEL}="python:{version}-slim"
+        """)
+
+
+def build_python_standin(version: str, tag: str) -> None:
+    suite = DEBIAN_SUITE_FOR_PYTHON.get(version)
+    if suite is None:
+        raise RuntimeError(
+            f"{tag} cannot be pulled and Debian has no Python {version} to build a stand-in from"
+        )
+    rootfs = debian_rootfs_image(suite)
+    with tempfile.TemporaryDirectory() as context:
+        Path(context, "Dockerfile").write_text(python_standin_dockerfile(rootfs, version))
+        shutil.copy(HOST_CA_BUNDLE, Path(context, "ca-certificates.crt"))
+        run("docker", "build", "--quiet", "--tag", tag, context, stdout=subprocess.DEVNULL)
+
+
+def ensure_python_base(version: str) -> str:
+    """Make python:<version>-slim available: present, pulled, or a stand-in."""
+    tag = f"python:{version}-slim"
+    if image_exists(tag):
+        return tag
+    if os.environ.get("JUPYTER_COURSE_NO_PULL") != "1" and try_pull(tag):
+        return tag
+    print(f"{tag} cannot be pulled (no registry reachable): building a stand-in from Debian packages")
+    build_python_standin(version, tag)
+    return tag

@@ -1,0 +1,236 @@
+"""What an instructor gets: the files of each combination, valid and lint-clean."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+from tests.conftest import docker
+
+# Options that interact (base image x Python version) are multiplied; the
+# independent ones are rotated through them so each value is baked once.
+COMBINATIONS = {
+    "default": {},
+    "py3.10-slim-notebook-no-ci": {"python_version": "3.10", "interface": "notebook", "include_ci": "no"},
+    "py3.11-minimal-notebook-apt": {"python_version": "3.11", "base_image": "jupyter-minimal-notebook",
+                                    "apt_packages": "graphviz"},
+    "py3.12-scipy-notebook-gpu-no-devcontainer": {"python_version": "3.12",
+                                                  "base_image": "jupyter-scipy-notebook",
+                                                  "gpu": "yes", "include_devcontainer": "no"},
+    "py3.13-minimal-notebook-interface-notebook": {"base_image": "jupyter-minimal-notebook",
+                                                   "interface": "notebook"},
+    "py3.14-custom-gpu-port-9999": {"python_version": "3.14", "base_image": "custom",
+                                    "custom_base_image": "registry.example.edu/mirror/python:3.14-slim",
+                                    "gpu": "yes", "jupyter_port": "9999"},
+    "py3.12-slim-apt-no-ci-no-devcontainer": {"python_version": "3.12", "apt_packages": "graphviz libgl1",
+                                              "include_ci": "no", "include_devcontainer": "no"},
+}
+
+ALWAYS = {
+    ".cookiecutter.json", ".dockerignore", ".env.example", ".gitignore", "Dockerfile", "INSTRUCTORS.md",
+    "Makefile", "README.md", "build-requirements.txt", "compose.yaml", "docker/healthcheck.py",
+    "docker/jupyter_server_config.py", "docker/start-course.sh", "notebooks/00-check-environment.ipynb",
+    "requirements.in", "requirements.txt", "tests/test_image.py",
+}
+CI_FILES = {".github/workflows/image.yml"}
+DEVCONTAINER_FILES = {".devcontainer/devcontainer.json"}
+LEFTOVER_JINJA = re.compile(r"(?<!\$)\{\{|\{%|%\}|\{#")
+
+
+@pytest.fixture(scope="module", params=list(COMBINATIONS), ids=list(COMBINATIONS))
+def project(request, bake_static) -> Path:
+    return bake_static(COMBINATIONS[request.param])
+
+
+def answers_of(project: Path) -> dict:
+    return json.loads((project / ".cookiecutter.json").read_text())
+
+
+def files_of(project: Path) -> set[str]:
+    return {str(path.relative_to(project)) for path in project.rglob("*") if path.is_file()}
+
+
+def test_exactly_the_chosen_files_exist(project):
+    answers = answers_of(project)
+    expected = set(ALWAYS)
+    if answers["include_ci"]:
+        expected |= CI_FILES
+    if answers["include_devcontainer"]:
+        expected |= DEVCONTAINER_FILES
+    assert files_of(project) == expected
+
+
+def test_answers_given_are_the_answers_used(project, request):
+    # cookiecutter silently ignores misspelt keys: prove each answer arrived.
+    answers = answers_of(project)
+    for key, value in COMBINATIONS[request.node.callspec.params["project"]].items():
+        assert str(answers[key]).lower() in (value, {"yes": "true", "no": "false"}.get(value))
+
+
+def test_no_template_syntax_is_left(project):
+    for name in files_of(project):
+        text = (project / name).read_text(encoding="utf-8")
+        assert not LEFTOVER_JINJA.search(text), name
+
+
+def test_no_line_ends_in_spaces_and_no_blank_line_runs(project):
+    for name in files_of(project) - {"notebooks/00-check-environment.ipynb"}:
+        text = (project / name).read_text(encoding="utf-8")
+        assert not re.search(r"[ \t]+$", text, re.MULTILINE), name
+        # Two blank lines are Python's style; more, or two elsewhere, are template litter.
+        assert ("\n\n\n\n" if name.endswith(".py") else "\n\n\n") not in text, name
+        assert text.endswith("\n") and not text.endswith("\n\n"), name
+
+
+def test_yaml_and_json_files_parse(project):
+    for name in files_of(project):
+        text = (project / name).read_text(encoding="utf-8")
+        if name.endswith((".yaml", ".yml")):
+            assert isinstance(yaml.safe_load(text), dict), name
+        elif name.endswith(".json"):
+            assert isinstance(json.loads(text), dict), name
+
+
+def test_notebook_is_valid(project):
+    nbformat.validate(nbformat.read(project / "notebooks/00-check-environment.ipynb", as_version=4))
+
+
+def test_dockerfile_passes_hadolint(project):
+    result = subprocess.run(["hadolint", "--failure-threshold", "info", "Dockerfile"], cwd=project,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_compose_file_is_accepted_by_docker_compose(project):
+    # `config` only reads the file: it needs the compose plugin, not a running engine.
+    result = subprocess.run(["docker", "compose", "config", "--quiet"], cwd=project,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+def test_compose_publishes_on_localhost_only(project):
+    config = yaml.safe_load(subprocess.run(["docker", "compose", "config"], cwd=project, check=True,
+                                           capture_output=True, text=True).stdout)
+    port = answers_of(project)["jupyter_port"]
+    published = config["services"]["jupyter"]["ports"]
+    assert published == [{"mode": "ingress", "host_ip": "127.0.0.1", "target": int(port),
+                          "published": port, "protocol": "tcp"}]
+
+
+def test_compose_requests_gpus_only_when_chosen(project):
+    compose = yaml.safe_load((project / "compose.yaml").read_text())
+    devices = compose["services"]["jupyter"].get("deploy", {}).get("resources", {}).get("reservations", {})
+    if answers_of(project)["gpu"]:
+        assert devices == {"devices": [{"driver": "nvidia", "count": "all", "capabilities": ["gpu"]}]}
+    else:
+        assert devices == {}
+
+
+@pytest.mark.parametrize("combination", [name for name, answers in COMBINATIONS.items()
+                                         if answers.get("include_ci") != "no"])
+def test_workflow_passes_actionlint(combination, bake_static):
+    project = bake_static(COMBINATIONS[combination])
+    result = subprocess.run(["actionlint", "-shellcheck=", "-pyflakes=", ".github/workflows/image.yml"], cwd=project,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_generated_yaml_passes_yamllint(project):
+    names = [name for name in files_of(project) if name.endswith((".yml", ".yaml"))]
+    config = "{extends: default, rules: {line-length: {max: 120}, document-start: disable, truthy: {check-keys: false}}}"
+    result = subprocess.run(["yamllint", "--strict", "-d", config, *names], cwd=project,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
+
+
+def test_generated_python_passes_ruff(project):
+    result = subprocess.run(["ruff", "check", "--no-cache", "--isolated", "--select", "E,F,W,I,UP,B",
+                             "--line-length", "110", "."], cwd=project, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
+
+
+def test_start_script_is_valid_bash(project):
+    subprocess.run(["bash", "-n", "docker/start-course.sh"], cwd=project, check=True)
+
+
+def test_base_image_follows_the_answers(project):
+    answers = answers_of(project)
+    base_line = next(line for line in (project / "Dockerfile").read_text().splitlines()
+                     if line.startswith("ARG BASE_IMAGE="))
+    version = answers["python_version"]
+    expected = {
+        "python-slim": f"python:{version}-slim",
+        "jupyter-minimal-notebook": f"quay.io/jupyter/minimal-notebook:python-{version}",
+        "jupyter-scipy-notebook": f"quay.io/jupyter/scipy-notebook:python-{version}",
+        "custom": answers["custom_base_image"],
+    }[answers["base_image"]]
+    assert base_line == f"ARG BASE_IMAGE={expected}"
+
+
+def test_requirements_include_jupyter_and_the_course_packages(project):
+    answers = answers_of(project)
+    lines = [line for line in (project / "requirements.in").read_text().splitlines()
+             if line and not line.startswith("#")]
+    frontend = "jupyterlab" if answers["interface"] == "lab" else "notebook"
+    assert lines == [frontend, "ipykernel", "pytest", "numpy", "pandas", "matplotlib"]
+
+
+AWKWARD = {
+    "course_name": 'Ciência de "Dados" — l\'été \\ $HOME 📊',
+    "project_slug": "awkward-course",
+    "instructor_name": "Zoë O'Brien-Łukasz",
+}
+
+
+@pytest.fixture(scope="module")
+def awkward_project(bake_static) -> Path:
+    return bake_static(AWKWARD)
+
+
+def test_awkward_course_name_survives_in_the_readmes(awkward_project):
+    for name in ("README.md", "INSTRUCTORS.md"):
+        assert f"# {'Maintaining ' if name == 'INSTRUCTORS.md' else ''}{AWKWARD['course_name']}\n" in (
+            awkward_project / name).read_text(encoding="utf-8")
+
+
+def test_awkward_course_name_survives_in_json(awkward_project):
+    devcontainer = json.loads((awkward_project / ".devcontainer/devcontainer.json").read_text())
+    assert devcontainer["name"] == AWKWARD["course_name"]
+    assert answers_of(awkward_project)["course_name"] == AWKWARD["course_name"]
+
+
+def test_awkward_names_survive_in_the_image_labels(awkward_project, docker_engine, tmp_path):
+    # Docker's own parser reads the LABEL instruction: build it on an empty image.
+    dockerfile = (awkward_project / "Dockerfile").read_text(encoding="utf-8")
+    label = re.search(r"^LABEL .*?[^\\]\n(?!\s)", dockerfile, re.MULTILINE | re.DOTALL).group(0)
+    (tmp_path / "Dockerfile").write_text(f"FROM scratch\n{label}", encoding="utf-8")
+    tag = "jupyter-course-test/labels:latest"
+    docker("build", "--quiet", "--tag", tag, str(tmp_path))
+    try:
+        labels = json.loads(docker("inspect", "--format", "{{json .Config.Labels}}", tag).stdout)
+    finally:
+        docker("image", "rm", tag, check=False)
+    assert labels["org.opencontainers.image.title"] == AWKWARD["course_name"]
+    assert labels["org.opencontainers.image.authors"] == f"{AWKWARD['instructor_name']} <ada@example.edu>"
+
+
+def test_readme_generate_command_makes_the_default_project(tmp_path):
+    template = Path(__file__).resolve().parents[1]
+    readme = (template / "README.md").read_text(encoding="utf-8")
+    command = re.search(r"python3 -m cookiecutter [^\n`]*", readme).group(0)
+    checkout = tmp_path / "checkout"
+    shutil.copytree(template, checkout, ignore=shutil.ignore_patterns(".git", ".venv", "__pycache__"))
+    # Run as written, with this Python in place of python3 and without pinning.
+    subprocess.run([sys.executable, *shlex.split(command)[1:]], cwd=checkout, check=True,
+                   env={**os.environ, "JUPYTER_COURSE_SKIP_LOCK": "1"})
+    assert (checkout / "introduction-to-data-science" / "compose.yaml").is_file()

@@ -1,0 +1,171 @@
+"""Unit tests of the hooks' functions, imported as plain Python."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from hooks import post_gen_project as post
+from hooks import pre_gen_project as pre
+from tests.conftest import DEFAULTS
+
+
+def default_answers(**changes) -> dict:
+    answers = {key: (value[0] if isinstance(value, list) else value)
+               for key, value in DEFAULTS.items() if not key.startswith("_")}
+    answers["project_slug"] = "introduction-to-data-science"
+    answers.update(changes)
+    return answers
+
+
+def test_default_answers_are_valid():
+    pre.check_answers(default_answers())
+
+
+@pytest.mark.parametrize(
+    ("packages", "expected"),
+    [
+        ("numpy, pandas, matplotlib", ["numpy", "pandas", "matplotlib"]),
+        ("numpy pandas\tmatplotlib", ["numpy", "pandas", "matplotlib"]),
+        ("numpy>=1.26,<3, pandas[excel,performance]", ["numpy>=1.26,<3", "pandas[excel,performance]"]),
+        ("scikit-learn~=1.5 seaborn==0.13.2", ["scikit-learn~=1.5", "seaborn==0.13.2"]),
+        ("  ", []),
+    ],
+    ids=["commas", "white-space", "specifier-list-and-extras", "compatible-and-exact", "blank"],
+)
+def test_packages_are_split_into_requirements(packages, expected):
+    assert pre.split_requirements(packages) == expected
+    assert post.split_requirements(packages) == expected
+
+
+@pytest.mark.parametrize(
+    "packages",
+    ["numpy; os.system('x')", "numpy\nRUN curl evil", "$(rm -rf ~)", "`id`",
+     "https://example.com/pkg.whl", "git+https://example.com/repo", "--index-url https://evil",
+     "-e .", "./local/path", "numpy @ https://x/y.whl", "numpy>= 1"],
+    ids=["semicolon", "newline", "command-substitution", "backticks", "url", "vcs-url",
+         "index-url-option", "editable", "path", "direct-reference", "space-in-specifier"],
+)
+def test_packages_that_are_not_plain_requirements_are_rejected(packages):
+    with pytest.raises(pre.InvalidAnswer, match="packages"):
+        pre.check_packages(packages)
+
+
+@pytest.mark.parametrize("slug", ["a/b", "..", "../escape", "Upper", "with space", "trailing-", "", "a--b"])
+def test_bad_slugs_are_rejected(slug):
+    with pytest.raises(pre.InvalidAnswer, match="project_slug"):
+        pre.check_slug(slug)
+
+
+@pytest.mark.parametrize("apt", ["graphviz; rm -rf /", "$(id)", "a|b", "UPPER", "x", "curl\nwget"],
+                         ids=["semicolon", "command-substitution", "pipe", "uppercase", "too-short", "newline"])
+def test_bad_apt_packages_are_rejected(apt):
+    with pytest.raises(pre.InvalidAnswer, match="apt_packages"):
+        pre.check_apt_packages(apt)
+
+
+def test_apt_packages_may_be_empty_or_several():
+    pre.check_apt_packages("")
+    pre.check_apt_packages("graphviz  libgl1 g++ texlive-latex-base")
+
+
+@pytest.mark.parametrize("port", ["80", "1023", "65536", "abc", "", "8888; rm"])
+def test_ports_outside_1024_65535_are_rejected(port):
+    with pytest.raises(pre.InvalidAnswer, match="jupyter_port"):
+        pre.check_port(port)
+
+
+@pytest.mark.parametrize("port", ["1024", "8888", "65535"])
+def test_ports_inside_the_range_are_accepted(port):
+    pre.check_port(port)
+
+
+@pytest.mark.parametrize(
+    ("base", "version"),
+    [("jupyter-minimal-notebook", "3.10"), ("jupyter-scipy-notebook", "3.14"),
+     ("jupyter-minimal-notebook", "3.14")],
+)
+def test_jupyter_stacks_without_that_python_tag_are_rejected(base, version):
+    with pytest.raises(pre.InvalidAnswer, match="no python-"):
+        pre.check_base_image(base, version, "")
+
+
+def test_custom_base_needs_an_image_reference():
+    pre.check_base_image("custom", "3.13", "registry.example.edu/mirror/python:3.13-slim")
+    with pytest.raises(pre.InvalidAnswer, match="custom_base_image"):
+        pre.check_base_image("custom", "3.13", "")
+    with pytest.raises(pre.InvalidAnswer, match="custom_base_image"):
+        pre.check_base_image("custom", "3.13", "python:3.13-slim\nRUN id")
+
+
+def test_custom_image_answer_without_custom_base_is_rejected():
+    with pytest.raises(pre.InvalidAnswer, match="only used with base_image=custom"):
+        pre.check_base_image("python-slim", "3.13", "python:3.13-slim")
+
+
+@pytest.mark.parametrize("registry", ["ghcr.io/Your-Org", "ghcr.io/org/", "ghcr.io/org\nx", "https://ghcr.io/x"])
+def test_bad_registries_are_rejected(registry):
+    with pytest.raises(pre.InvalidAnswer, match="image_registry"):
+        pre.check_registry(registry)
+
+
+@pytest.mark.parametrize("text", ["line\nbreak", "tab\there", "escape\x1b[31m"])
+def test_free_text_must_be_one_line(text):
+    with pytest.raises(pre.InvalidAnswer, match="course_name"):
+        pre.check_answers(default_answers(course_name=text))
+
+
+def test_awkward_but_valid_free_text_is_accepted():
+    pre.check_answers(default_answers(course_name='Ciência de "Dados" — l\'été \\ $HOME 📊',
+                                      instructor_name="Zoë O'Brien-Łukasz"))
+
+
+def test_main_prints_one_clear_line_and_fails(capsys):
+    assert pre.main(default_answers(jupyter_port="99")) == 1
+    assert capsys.readouterr().err == "ERROR: jupyter_port '99' must be a number from 1024 to 65535\n"
+
+
+def test_requirements_in_lists_jupyter_then_the_course_packages():
+    text = post.requirements_in("numpy>=2, pandas[excel]", "notebook")
+    lines = [line for line in text.splitlines() if line and not line.startswith("#")]
+    assert lines == ["notebook", "ipykernel", "pytest", "numpy>=2", "pandas[excel]"]
+
+
+def test_lock_command_pins_for_both_architectures_with_hashes():
+    command = post.lock_command(["uv"], "3.12")
+    assert command[:3] == ["uv", "pip", "compile"]
+    assert {"--universal", "--generate-hashes"} <= set(command)
+    assert command[command.index("--python-version") + 1] == "3.12"
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["error: Failed to fetch: `http://127.0.0.1:9/simple/numpy/`",
+     "Caused by: dns error: failed to lookup address information",
+     "error: Network connectivity is disabled, but the requested data wasn't found in the cache"],
+)
+def test_unreachable_index_is_recognised(message):
+    assert post.is_network_failure(message)
+
+
+def test_resolution_failures_are_not_mistaken_for_the_network():
+    assert not post.is_network_failure(
+        "Because nonexistent-xyz was not found in the package registry and you require it"
+    )
+
+
+def test_hook_source_receives_answers_as_json_data():
+    for hook in (pre, post):
+        source = open(hook.__file__, encoding="utf-8").read()
+        assert "json.loads(r'''{{ cookiecutter | tojson }}''')" in source
+        # No other Jinja anywhere: answers never become code.
+        assert source.count("{{") == 1 and "{%" not in source
+
+
+def test_tojson_cannot_break_out_of_the_hook_string():
+    from jinja2 import Environment
+
+    hostile = "'''); import os; os.system('id') #\\"
+    rendered = Environment().from_string("r'''{{ x | tojson }}'''").render(x=hostile)
+    assert json.loads(eval(rendered)) == hostile  # noqa: S307 - the point of the test
