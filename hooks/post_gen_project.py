@@ -36,6 +36,7 @@ NETWORK_FAILURES = (
     "Network connectivity is disabled",
 )
 NOT_FOUND = re.compile(r"Because (\S+) was not found in the package registry")
+NEEDS_OTHER_PYTHON = re.compile(r"(\S+) depends on Python([^\s,]+)")
 
 
 class PinningFailed(RuntimeError):
@@ -151,11 +152,19 @@ def pin(project: Path, python_version: str) -> bool:
         code, output = run_showing_progress(lock_command(uv, python_version), project)
     if code == 0:
         return True
+    # uv wraps long messages to the terminal's width.
+    output = " ".join(output.split())
     if is_network_failure(output):
         return False
     missing = NOT_FOUND.search(output)
     if missing:
         raise PinningFailed(f"package {missing.group(1)} does not exist on the package index")
+    needs = NEEDS_OTHER_PYTHON.search(output)
+    if needs:
+        raise PinningFailed(
+            f"{needs.group(1)} requires Python{needs.group(2)}: it has no release for Python "
+            f"{python_version}; change its version or the course's Python"
+        )
     raise PinningFailed(f"the packages cannot be installed together on Python {python_version} (see above)")
 
 
