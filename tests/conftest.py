@@ -82,20 +82,84 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+# Courses built and run for real. Multiply what changes the image (Python and
+# its base, interface, package set, system packages); everything else is
+# checked statically in test_generation.py.
+SMALL = "numpy"
+DATA_SCIENCE = "numpy pandas matplotlib scipy scikit-learn seaborn"
+CUSTOM_BASE = "registry.example.edu/mirror/python:3.13-slim"
+BUILT_COURSES = {
+    "default": {},
+    "py3.11-notebook-small": {"python_version": "3.11", "interface": "notebook", "packages": "requests"},
+    "py3.13-lab-data-science-graphviz": {"packages": DATA_SCIENCE, "apt_packages": "graphviz"},
+    "py3.14-lab-small": {"python_version": "3.14", "packages": SMALL},
+    "py3.13-custom-base-notebook": {"base_image": "custom", "custom_base_image": CUSTOM_BASE,
+                                    "interface": "notebook", "packages": SMALL},
+}
+CHECKED_STATICALLY = {
+    "Jupyter Docker Stacks bases (minimal-notebook, scipy-notebook)":
+        "quay.io cannot be reached and there is no stand-in for a conda-based image",
+    "Python 3.10 and 3.12 bases": "no Debian release ships these Pythons to build a stand-in from",
+    "gpu=yes": "no NVIDIA GPU or container toolkit on these machines",
+}
+
+
+def answers_for(name: str) -> dict:
+    """The answers of a built course; each gets its own slug, so its own image and compose project."""
+    answers = dict(BUILT_COURSES[name])
+    if name != "default":
+        answers["project_slug"] = f"course-{name.replace('.', '')}"
+    return answers
+
+
+def image_of(project: Path) -> str:
+    return f"{DEFAULTS['image_registry']}/{project.name}:latest"
+
+
+@pytest.fixture(scope="session")
+def built_course(tmp_path_factory, python_base):
+    """Bake (pinned) and build a course of BUILT_COURSES once per session; images removed at the end."""
+    built: dict[str, Path] = {}
+    extra_tags: list[str] = []
+
+    def _build(name: str) -> Path:
+        if name not in built:
+            answers = answers_for(name)
+            base = python_base(answers.get("python_version", DEFAULTS["python_version"][0]))
+            if answers.get("base_image") == "custom":
+                docker("tag", base, answers["custom_base_image"])
+                extra_tags.append(answers["custom_base_image"])
+            project = bake(tmp_path_factory.mktemp(name), answers)
+            build = subprocess.run(["docker", "compose", "build", "--progress=plain"], cwd=project,
+                                   capture_output=True, text=True, timeout=1800)
+            assert build.returncode == 0, f"building {name} failed:\n{build.stdout}{build.stderr}"
+            built[name] = project
+        return built[name]
+
+    yield _build
+    for project in built.values():
+        subprocess.run(["docker", "image", "rm", "--force", image_of(project)], capture_output=True)
+    for tag in extra_tags:
+        subprocess.run(["docker", "image", "rm", tag], capture_output=True)
+
+
 @dataclass
 class Course:
     """A generated course repository driven with the student's own compose commands."""
 
     path: Path
-    port: int
-    token: str | None = None
+    port: int = field(default_factory=lambda: free_port())
+    token: str | None = field(default_factory=lambda: secrets.token_hex(16))
     env: dict = field(default_factory=dict)
+    # Another compose project name lets a copy of a course run beside the original.
+    project: str | None = None
 
     def compose(self, *args: str, timeout: float = 900, check: bool = True) -> subprocess.CompletedProcess:
         env = {**os.environ, "JUPYTER_PORT": str(self.port), **self.env}
         if self.token is not None:
             env["JUPYTER_TOKEN"] = self.token
-        return subprocess.run(["docker", "compose", *args], cwd=self.path, env=env, check=check,
+        name = ["--project-name", self.project] if self.project else []
+        return subprocess.run(["docker", "compose", *name, *args], cwd=self.path, env=env, check=check,
                               text=True, capture_output=True, timeout=timeout)
 
     @property
@@ -103,7 +167,12 @@ class Course:
         return f"http://127.0.0.1:{self.port}"
 
     def container_id(self) -> str:
-        return self.compose("ps", "--quiet", "jupyter").stdout.strip()
+        return self.compose("ps", "--all", "--quiet", "jupyter").stdout.strip()
+
+    def up(self) -> Course:
+        self.compose("up", "--detach")
+        self.wait_healthy()
+        return self
 
     def wait_healthy(self, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout
@@ -116,32 +185,47 @@ class Course:
         logs = self.compose("logs", check=False).stdout
         raise AssertionError(f"container not healthy after {timeout}s ({status.strip()}):\n{logs}")
 
-    def get(self, path: str, token: str | None = None) -> requests.Response:
+    def api(self, method: str, path: str, token: str | None = "own", **kwargs) -> requests.Response:
+        """Call Jupyter's REST API, with this course's token unless told otherwise."""
+        token = self.token if token == "own" else token
         headers = {"Authorization": f"token {token}"} if token else {}
-        return requests.get(self.url + path, headers=headers, timeout=10)
+        return requests.request(method, self.url + path, headers=headers, timeout=30, **kwargs)
+
+    def get(self, path: str, token: str | None = None) -> requests.Response:
+        return self.api("GET", path, token=token)
+
+    def exec(self, *command: str, user: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
+        """Run a command in the running container (as the course user unless told otherwise)."""
+        as_user = ["--user", user] if user else ["--user", self.course_uid()]
+        return docker("exec", *as_user, self.container_id(), *command, check=check, timeout=300)
+
+    def course_uid(self) -> str:
+        return docker("exec", self.container_id(), "sh", "-c", 'id -u "$NB_USER"').stdout.strip()
+
+    def processes(self) -> list[dict]:
+        """Every process in the container: uid, pid, state and command line (from the host's ps)."""
+        table = docker("top", self.container_id(), "-o", "uid,pid,stat,args").stdout.splitlines()[1:]
+        rows = []
+        for line in table:
+            uid, pid, stat, args = line.split(None, 3)
+            rows.append({"uid": int(uid), "pid": int(pid), "stat": stat, "args": args})
+        return rows
 
     def down(self) -> None:
         self.compose("down", "--volumes", "--remove-orphans", "--timeout", "10", check=False)
 
 
 @pytest.fixture(scope="session")
-def default_course_image(tmp_path_factory, python_base):
+def default_course_image(built_course):
     """The default course project, pinned and built once for the session."""
-    project = bake(tmp_path_factory.mktemp("default"))
-    python_base(DEFAULTS["python_version"][0])
-    subprocess.run(["docker", "compose", "build"], cwd=project, check=True, timeout=1800)
-    yield project
-    image = f"{DEFAULTS['image_registry']}/{project.name}:latest"
-    subprocess.run(["docker", "image", "rm", "--force", image], capture_output=True)
+    return built_course("default")
 
 
 @pytest.fixture
 def running_default_course(default_course_image):
     """The default course started with `docker compose up -d`, always taken down."""
-    course = Course(default_course_image, free_port(), token=secrets.token_hex(16))
-    course.compose("up", "--detach")
+    course = Course(default_course_image)
     try:
-        course.wait_healthy()
-        yield course
+        yield course.up()
     finally:
         course.down()

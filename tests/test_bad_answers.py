@@ -59,6 +59,7 @@ def test_unknown_python_version_is_refused_before_anything_is_written(tmp_path):
 def test_injection_payload_is_never_run(tmp_path):
     marker = tmp_path / "pwned"
     with pytest.raises(FailedHookException):
-        bake(tmp_path / "out", {"packages": f"numpy $(touch {marker})", "course_name": f"'''); open('{marker}', 'w')#"},
+        bake(tmp_path / "out",
+             {"packages": f"numpy $(touch {marker})", "course_name": f"'''); open('{marker}', 'w')#"},
              SKIP_LOCK)
     assert not marker.exists()

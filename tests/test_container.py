@@ -28,8 +28,7 @@ def test_jupyter_refuses_a_wrong_token(running_default_course):
 
 
 def test_without_env_the_log_prints_a_random_token_link_that_works(default_course_image):
-    course = Course(default_course_image, free_port())
-    course.env = {"JUPYTER_TOKEN": ""}
+    course = Course(default_course_image, token=None, env={"JUPYTER_TOKEN": ""})
     course.compose("up", "--detach")
     try:
         course.wait_healthy()

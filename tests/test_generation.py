@@ -89,7 +89,8 @@ def test_no_line_ends_in_spaces_and_no_blank_line_runs(project):
         assert not re.search(r"[ \t]+$", text, re.MULTILINE), name
         # Two blank lines are Python's style; more, or two elsewhere, are template litter.
         assert ("\n\n\n\n" if name.endswith(".py") else "\n\n\n") not in text, name
-        assert text.endswith("\n") and not text.endswith("\n\n"), name
+        assert text.endswith("\n"), name
+        assert not text.endswith("\n\n"), name
 
 
 def test_yaml_and_json_files_parse(project):
@@ -147,7 +148,8 @@ def test_workflow_passes_actionlint(combination, bake_static):
 
 def test_generated_yaml_passes_yamllint(project):
     names = [name for name in files_of(project) if name.endswith((".yml", ".yaml"))]
-    config = "{extends: default, rules: {line-length: {max: 120}, document-start: disable, truthy: {check-keys: false}}}"
+    config = ("{extends: default, rules: {line-length: {max: 120}, document-start: disable,"
+              " truthy: {check-keys: false}}}")
     result = subprocess.run(["yamllint", "--strict", "-d", config, *names], cwd=project,
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout

@@ -1,0 +1,251 @@
+"""A student's laptop, for every course combination these machines can build.
+
+Each course in BUILT_COURSES is generated, built once, started with
+`docker compose up -d` and checked the way a student would meet it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import BUILT_COURSES, Course, answers_for, docker
+
+pytestmark = pytest.mark.docker
+
+
+@pytest.fixture(scope="module", params=list(BUILT_COURSES), ids=list(BUILT_COURSES))
+def course(request, built_course):
+    """One running course per combination, shared by the read-only checks."""
+    running = Course(built_course(request.param))
+    running.name = request.param
+    try:
+        yield running.up()
+    finally:
+        running.down()
+
+
+def start_kernel(course: Course) -> str:
+    response = course.api("POST", "/api/kernels", json={"name": "python3"})
+    assert response.status_code == 201, response.text
+    kernel = response.json()["id"]
+    for _ in range(60):
+        if course.api("GET", f"/api/kernels/{kernel}").json()["execution_state"] == "idle":
+            break
+        time.sleep(0.5)
+    return kernel
+
+
+def jupyter_and_kernel_processes(course: Course) -> list[dict]:
+    """Jupyter's server and kernels (not tini, PID 1, whose arguments name the command it runs)."""
+    return [p for p in course.processes()
+            if not p["args"].startswith("tini") and ("jupyter" in p["args"] or "ipykernel" in p["args"])]
+
+
+# 1. Healthy --------------------------------------------------------------------
+
+def test_compose_up_reaches_healthy(course):
+    status = docker("inspect", "--format", "{{.State.Health.Status}}", course.container_id()).stdout
+    assert status.strip() == "healthy"
+
+
+def test_api_status_answers_with_the_token(course):
+    assert course.api("GET", "/api/status").status_code == 200
+
+
+# 2. Locked down ----------------------------------------------------------------
+
+def test_contents_without_a_token_are_refused(course):
+    assert course.api("GET", "/api/contents", token=None).status_code == 403
+
+
+def test_port_is_published_on_localhost_only(course):
+    ports = json.loads(docker("inspect", "--format", "{{json .NetworkSettings.Ports}}",
+                              course.container_id()).stdout)
+    bindings = [binding for published in ports.values() if published for binding in published]
+    assert bindings == [{"HostIp": "127.0.0.1", "HostPort": str(course.port)}]
+
+
+def test_server_and_kernels_run_as_the_course_user(course):
+    kernel = start_kernel(course)
+    try:
+        processes = jupyter_and_kernel_processes(course)
+        assert any("ipykernel" in p["args"] for p in processes), processes
+        assert {p["uid"] for p in processes} == {int(course.course_uid())}
+        assert 0 not in {p["uid"] for p in processes}
+    finally:
+        course.api("DELETE", f"/api/kernels/{kernel}")
+
+
+def test_sudo_is_absent_and_privileges_cannot_be_regained(course):
+    assert course.exec("sh", "-c", "command -v sudo", check=False).returncode != 0
+    server = jupyter_and_kernel_processes(course)[0]
+    status = course.exec("cat", f"/proc/{container_pid(course, server)}/status").stdout
+    assert re.search(r"^NoNewPrivs:\s+1$", status, re.MULTILINE)
+
+
+def container_pid(course: Course, process: dict) -> int:
+    """The pid inside the container of a process seen from the host."""
+    status = Path(f"/proc/{process['pid']}/status").read_text()
+    return int(re.search(r"^NSpid:.*\s(\d+)$", status, re.MULTILINE).group(1))
+
+
+def test_server_was_not_started_with_allow_root(course):
+    servers = jupyter_and_kernel_processes(course)
+    assert servers
+    for server in servers:
+        assert "--allow-root" not in server["args"]
+    settings = course.exec("python", "-c",
+                           "from jupyter_server.serverapp import ServerApp; print(ServerApp().allow_root)")
+    assert settings.stdout.strip() == "False"
+
+
+# 3. The right environment ------------------------------------------------------
+
+def test_python_is_the_chosen_version(course):
+    expected = answers_for(course.name).get("python_version", "3.13")
+    version = course.exec("python", "-c", "import sys; print('%d.%d' % sys.version_info[:2])").stdout
+    assert version.strip() == expected
+
+
+def test_every_course_package_imports(course):
+    # The generated repository's own import test, one result line per package.
+    result = course.compose("run", "--rm", "--no-deps", "--volume", f"{course.path}/tests:/opt/course/tests:ro", "jupyter",
+                            "python", "-m", "pytest", "-p", "no:cacheprovider", "-v", "-k", "imports",
+                            "/opt/course/tests", check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    packages = re.split(r"[\s,]+", answers_for(course.name).get("packages", "numpy, pandas, matplotlib"))
+    for package in packages:
+        assert f"test_package_imports[{package}] PASSED" in result.stdout
+
+
+def test_smoke_notebook_executes_inside_the_container(course):
+    result = course.exec("jupyter", "nbconvert", "--to", "notebook", "--execute", "--output-dir", "/tmp",
+                         "/home/" + course.exec("sh", "-c", "echo $NB_USER").stdout.strip()
+                         + "/work/00-check-environment.ipynb", check=False)
+    assert result.returncode == 0, result.stderr
+    executed = json.loads(course.exec("cat", "/tmp/00-check-environment.ipynb").stdout)
+    outputs = [output for cell in executed["cells"] for output in cell.get("outputs", [])]
+    assert not [output for output in outputs if output["output_type"] == "error"]
+    if "matplotlib" in answers_for(course.name).get("packages", "matplotlib"):
+        assert any("image/png" in output.get("data", {}) for output in outputs)
+
+
+def test_generated_repository_tests_pass_with_make_test(course):
+    result = subprocess.run(["make", "test"], cwd=course.path, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert re.search(r"\d+ passed", result.stdout)
+
+
+def test_system_packages_are_installed(course):
+    apt = answers_for(course.name).get("apt_packages", "")
+    if "graphviz" not in apt:
+        assert course.exec("sh", "-c", "command -v dot", check=False).returncode != 0
+    else:
+        result = course.exec("dot", "-V")
+        assert "graphviz version" in result.stderr + result.stdout
+
+
+def test_image_records_its_base_and_course(course):
+    labels = json.loads(docker("inspect", "--format", "{{json .Config.Labels}}",
+                               course.compose("images", "--quiet").stdout.split()[0]).stdout)
+    answers = answers_for(course.name)
+    base = answers.get("custom_base_image") or f"python:{answers.get('python_version', '3.13')}-slim"
+    assert labels["org.opencontainers.image.base.name"] == base
+    assert labels["org.opencontainers.image.title"] == "Introduction to Data Science"
+
+
+# 4. The student's work is safe -------------------------------------------------
+
+def save_notebook(course: Course, name: str, text: str) -> None:
+    notebook = {"cells": [{"cell_type": "markdown", "metadata": {}, "source": text}],
+                "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    response = course.api("PUT", f"/api/contents/{name}",
+                          json={"type": "notebook", "format": "json", "content": notebook})
+    assert response.status_code in (200, 201), response.text
+
+
+def read_notebook(course: Course, name: str) -> str:
+    response = course.api("GET", f"/api/contents/{name}")
+    assert response.status_code == 200, response.text
+    return response.json()["content"]["cells"][0]["source"]
+
+
+@pytest.fixture
+def course_copy(course, tmp_path):
+    """A fresh checkout of the same course (same image), owned by a chosen host user."""
+    def _copy(owner_uid: int) -> Course:
+        path = tmp_path / course.path.name
+        shutil.copytree(course.path, path, ignore=shutil.ignore_patterns("*.ipynb_checkpoints"))
+        for item in [path / "notebooks", *(path / "notebooks").iterdir()]:
+            subprocess.run(["chown", f"{owner_uid}:{owner_uid}", str(item)], check=True)
+        copy = Course(path, project=f"{path.name}-copy")
+        copies.append(copy)
+        return copy
+    copies: list[Course] = []
+    yield _copy
+    for copy in copies:
+        copy.down()
+
+
+@pytest.mark.parametrize("owner_uid", [1000, 1234], ids=["host-uid-1000", "host-uid-1234"])
+def test_saved_work_lands_in_notebooks_owned_by_the_student(course_copy, owner_uid):
+    student = course_copy(owner_uid).up()
+    save_notebook(student, "my-work.ipynb", "my answers")
+    saved = student.path / "notebooks" / "my-work.ipynb"
+    assert saved.is_file()
+    assert saved.stat().st_uid == owner_uid
+    assert "my answers" in saved.read_text()
+
+
+def test_root_owned_checkout_is_handed_to_the_course_user(course_copy):
+    # A checkout made as root: Jupyter still runs unprivileged and can save.
+    student = course_copy(0).up()
+    save_notebook(student, "as-root.ipynb", "saved")
+    saved = student.path / "notebooks" / "as-root.ipynb"
+    assert saved.stat().st_uid == int(student.course_uid()) != 0
+    assert "saved" in saved.read_text()
+
+
+def test_saved_work_survives_down_and_up(course_copy):
+    student = course_copy(1234).up()
+    save_notebook(student, "kept.ipynb", "still here")
+    student.compose("down")
+    student.up()
+    assert read_notebook(student, "kept.ipynb") == "still here"
+
+
+def test_course_notebook_stays_editable_by_the_student(course_copy):
+    student = course_copy(1234).up()
+    save_notebook(student, "00-check-environment.ipynb", "edited by the student")
+    assert read_notebook(student, "00-check-environment.ipynb") == "edited by the student"
+
+
+# 5. Clean stop -----------------------------------------------------------------
+
+def test_stop_with_a_running_kernel_is_graceful(course_copy):
+    student = course_copy(1000).up()
+    start_kernel(student)
+    student.compose("stop")
+    # Not killed at compose's 10 s deadline (137), but shut down on SIGTERM.
+    state = json.loads(docker("inspect", "--format", "{{json .State}}", student.container_id()).stdout)
+    assert state["ExitCode"] == 0, state
+    assert not state["OOMKilled"]
+
+
+def test_restarted_kernels_leave_no_zombies(course_copy):
+    student = course_copy(1000).up()
+    kernel = start_kernel(student)
+    for _ in range(3):
+        assert student.api("POST", f"/api/kernels/{kernel}/restart").status_code == 200
+    time.sleep(2)
+    zombies = [p for p in student.processes() if p["stat"].startswith("Z")]
+    assert zombies == []
+    assert len([p for p in student.processes() if "ipykernel" in p["args"]]) == 1
+
