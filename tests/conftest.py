@@ -104,6 +104,9 @@ CHECKED_STATICALLY = {
 }
 
 
+BUILT_THIS_SESSION: list[str] = []
+
+
 def answers_for(name: str) -> dict:
     """The answers of a built course; each gets its own slug, so its own image and compose project."""
     answers = dict(BUILT_COURSES[name])
@@ -134,6 +137,7 @@ def built_course(tmp_path_factory, python_base):
                                    capture_output=True, text=True, timeout=1800)
             assert build.returncode == 0, f"building {name} failed:\n{build.stdout}{build.stderr}"
             built[name] = project
+            BUILT_THIS_SESSION.append(name)
         return built[name]
 
     yield _build
@@ -229,3 +233,13 @@ def running_default_course(default_course_image):
         yield course.up()
     finally:
         course.down()
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Say which course combinations ran in a real engine and which were only checked statically."""
+    terminalreporter.section("course combinations")
+    for name in BUILT_COURSES:
+        done = "built and run for real" if name in BUILT_THIS_SESSION else "not built in this run"
+        terminalreporter.write_line(f"{done}: {name}")
+    for what, why in CHECKED_STATICALLY.items():
+        terminalreporter.write_line(f"checked statically only: {what} ({why})")

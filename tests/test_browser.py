@@ -1,0 +1,65 @@
+"""The student's first minutes in a real browser: open the link, open the smoke notebook, run a cell."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from tests.conftest import Course
+
+pytestmark = pytest.mark.docker
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+# Where each interface opens a notebook.
+NOTEBOOK_PATH = {"lab": "/lab/tree/00-check-environment.ipynb", "notebook": "/notebooks/00-check-environment.ipynb"}
+
+
+def chromium_path() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if not found:
+        pytest.fail("the browser test needs Chromium (Debian package `chromium`)")
+    return found
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.mark.parametrize(("built", "interface"), [("default", "lab"), ("py3.11-notebook-small", "notebook")],
+                         ids=["jupyterlab", "notebook-7"])
+def test_student_opens_the_link_and_runs_the_smoke_notebook(built, interface, built_course, browser, request):
+    course = Course(built_course(built)).up()
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    try:
+        # The link exactly as the log prints it, then the notebook the README points to.
+        log = course.compose("logs", "jupyter").stdout
+        link = re.search(r"http://127\.0\.0\.1:\d+/\S+", log).group(0)
+        page.goto(link.replace("token=...", f"token={course.token}"))
+        expect(page.locator(".jp-LabShell, #main-panel, .jp-NotebookPanel, #jp-top-panel").first).to_be_visible(
+            timeout=60_000)
+        page.goto(f"{course.url}{NOTEBOOK_PATH[interface]}?token={course.token}")
+        first_code_cell = page.locator(".jp-CodeCell").first
+        expect(first_code_cell).to_be_visible(timeout=60_000)
+        expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle'], "
+                            ".jp-Notebook-ExecutionIndicator").first).to_be_attached(timeout=60_000)
+        first_code_cell.locator(".cm-content").click()
+        page.keyboard.press("Shift+Enter")
+        output = first_code_cell.locator(".jp-OutputArea-output")
+        expect(output.first).to_contain_text("Python 3.", timeout=90_000)
+    except Exception:
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+        raise
+    finally:
+        page.close()
+        course.down()

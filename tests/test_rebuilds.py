@@ -1,0 +1,102 @@
+"""What an instructor's edits cost: BuildKit's own report of which steps ran again."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from tests.conftest import Course, bake, image_of
+
+pytestmark = pytest.mark.docker
+
+STEP = re.compile(r"^#(\d+) \[[^\]]*?(\d+)/\d+\] (.+)$", re.MULTILINE)
+CACHED = re.compile(r"^#(\d+) CACHED$", re.MULTILINE)
+
+
+def build(course: Course, *options: str) -> dict[str, bool]:
+    """Build with compose and return {step: was it cached} for the Dockerfile's steps."""
+    result = course.compose("build", "--progress=plain", *options, check=False, timeout=1800)
+    assert result.returncode == 0, result.stdout + result.stderr
+    output = result.stdout + result.stderr
+    cached = set(CACHED.findall(output))
+    steps = {}
+    for number, _, text in STEP.findall(output):
+        steps[text.strip()] = number in cached
+    assert steps, output
+    return steps
+
+
+def step(steps: dict[str, bool], starting: str) -> bool:
+    matches = [cached for text, cached in steps.items() if text.startswith(starting)]
+    assert len(matches) == 1, (starting, list(steps))
+    return matches[0]
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory, python_base):
+    python_base("3.13")
+    project = bake(tmp_path_factory.mktemp("rebuild"), {"project_slug": "rebuild-course", "packages": "six"})
+    course = Course(project)
+    build(course)
+    yield course
+    course.down()
+    subprocess.run(["docker", "image", "rm", "--force", image_of(project)], capture_output=True)
+
+
+def test_no_change_rebuilds_nothing(course):
+    steps = build(course)
+    assert all(steps.values()), steps
+
+
+def test_editing_a_notebook_rebuilds_nothing(course):
+    notebook = course.path / "notebooks" / "00-check-environment.ipynb"
+    content = json.loads(notebook.read_text())
+    content["cells"][0]["source"] = "# Edited by the instructor\n"
+    notebook.write_text(json.dumps(content))
+    (course.path / "notebooks" / "01-new-lesson.ipynb").write_text(json.dumps(content))
+    steps = build(course)
+    assert all(steps.values()), steps
+
+
+def test_adding_a_package_reinstalls_only_the_dependency_layer(course):
+    with (course.path / "requirements.in").open("a") as requirements:
+        requirements.write("tomli\n")
+    subprocess.run(["make", "lock"], cwd=course.path, check=True, capture_output=True, timeout=300)
+    assert "tomli==" in (course.path / "requirements.txt").read_text()
+    steps = build(course)
+    # Base image, system packages, the user and uv itself come from the cache...
+    assert step(steps, "RUN apt-get update")
+    assert step(steps, "RUN useradd")
+    assert step(steps, "RUN python3 -m pip install")
+    # ...only the environment is installed again and copied into the image.
+    assert not step(steps, "RUN --mount=type=cache")
+    assert not step(steps, "COPY --from=venv")
+    installed = subprocess.run(["docker", "run", "--rm", image_of(course.path), "python", "-c",
+                                "import tomli; print('ok')"], capture_output=True, text=True, check=True)
+    assert installed.stdout.strip() == "ok"
+
+
+def test_work_survives_a_full_rebuild(course):
+    course.up()
+    response = course.api("PUT", "/api/contents/essay.md", json={"type": "file", "format": "text",
+                                                                  "content": "my essay"})
+    assert response.status_code in (200, 201), response.text
+    course.compose("down")
+    build(course, "--no-cache")
+    course.up()
+    assert course.api("GET", "/api/contents/essay.md").json()["content"] == "my essay"
+    course.down()
+
+
+def test_a_pin_that_cannot_install_fails_the_build_naming_the_package(course, tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copytree(course.path, broken)
+    (broken / "requirements.txt").write_text("six==99.0.0 \\\n    --hash=sha256:" + "0" * 64 + "\n")
+    result = Course(broken, project="broken-course").compose("build", "--progress=plain", check=False,
+                                                              timeout=900)
+    assert result.returncode != 0
+    assert re.search(r"six==99\.0\.0", result.stdout + result.stderr)
