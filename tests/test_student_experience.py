@@ -19,11 +19,21 @@ from tests.conftest import BUILT_COURSES, Course, answers_for, docker
 pytestmark = pytest.mark.docker
 
 
+# The classic "permission denied" case: a host user whose uid is not the image's 1000.
+STUDENT_UID = 1234
+
+
+def chown_notebooks(project, uid: int) -> None:
+    for item in [project / "notebooks", *(project / "notebooks").iterdir()]:
+        subprocess.run(["chown", f"{uid}:{uid}", str(item)], check=True)
+
+
 @pytest.fixture(scope="module", params=list(BUILT_COURSES), ids=list(BUILT_COURSES))
 def course(request, built_course):
-    """One running course per combination, shared by the read-only checks."""
+    """One running course per combination, its notebooks/ owned by STUDENT_UID; shared by the tests."""
     running = Course(built_course(request.param))
     running.name = request.param
+    chown_notebooks(running.path, STUDENT_UID)
     try:
         yield running.up()
     finally:
@@ -125,9 +135,9 @@ def test_python_is_the_chosen_version(course):
 
 def test_every_course_package_imports(course):
     # The generated repository's own import test, one result line per package.
-    tests = f"{course.path}/tests:/opt/course/tests:ro"
-    result = course.compose("run", "--rm", "--no-deps", "--volume", tests, "jupyter", "python", "-m", "pytest",
-                            "-p", "no:cacheprovider", "-v", "-k", "imports", "/opt/course/tests", check=False)
+    docker("cp", str(course.path / "tests"), f"{course.container_id()}:/tmp/course-tests")
+    result = course.exec("python", "-m", "pytest", "-p", "no:cacheprovider", "-v", "-k", "imports",
+                         "/tmp/course-tests", check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     packages = re.split(r"[\s,]+", answers_for(course.name).get("packages", "numpy, pandas, matplotlib"))
     for package in packages:
@@ -186,75 +196,73 @@ def read_notebook(course: Course, name: str) -> str:
     return response.json()["content"]["cells"][0]["source"]
 
 
+def test_saved_work_lands_in_notebooks_owned_by_the_student(course):
+    save_notebook(course, "my-work.ipynb", "my answers")
+    saved = course.path / "notebooks" / "my-work.ipynb"
+    assert saved.is_file()
+    assert saved.stat().st_uid == STUDENT_UID
+    assert "my answers" in saved.read_text()
+
+
+def test_course_notebook_stays_editable_by_the_student(course):
+    save_notebook(course, "00-check-environment.ipynb", "edited by the student")
+    assert read_notebook(course, "00-check-environment.ipynb") == "edited by the student"
+    assert (course.path / "notebooks" / "00-check-environment.ipynb").stat().st_uid == STUDENT_UID
+
+
 @pytest.fixture
-def course_copy(course, tmp_path):
-    """A fresh checkout of the same course (same image), owned by a chosen host user."""
-    def _copy(owner_uid: int) -> Course:
-        path = tmp_path / course.path.name
-        shutil.copytree(course.path, path, ignore=shutil.ignore_patterns("*.ipynb_checkpoints"))
-        for item in [path / "notebooks", *(path / "notebooks").iterdir()]:
-            subprocess.run(["chown", f"{owner_uid}:{owner_uid}", str(item)], check=True)
-        copy = Course(path, project=f"{path.name}-copy")
-        copies.append(copy)
-        return copy
+def default_course_owned_by(built_course, tmp_path):
+    """A fresh checkout of the default course (same image), owned by a chosen host user."""
     copies: list[Course] = []
-    yield _copy
+
+    def _checkout(owner_uid: int) -> Course:
+        path = tmp_path / "checkout"
+        shutil.copytree(built_course("default"), path)
+        chown_notebooks(path, owner_uid)
+        copies.append(Course(path, project="default-course-checkout"))
+        return copies[-1]
+    yield _checkout
     for copy in copies:
         copy.down()
 
 
-@pytest.mark.parametrize("owner_uid", [1000, 1234], ids=["host-uid-1000", "host-uid-1234"])
-def test_saved_work_lands_in_notebooks_owned_by_the_student(course_copy, owner_uid):
-    student = course_copy(owner_uid).up()
-    save_notebook(student, "my-work.ipynb", "my answers")
-    saved = student.path / "notebooks" / "my-work.ipynb"
-    assert saved.is_file()
-    assert saved.stat().st_uid == owner_uid
-    assert "my answers" in saved.read_text()
+def test_host_uid_1000_gets_files_owned_by_uid_1000(default_course_owned_by):
+    student = default_course_owned_by(1000).up()
+    save_notebook(student, "mine.ipynb", "saved")
+    assert (student.path / "notebooks" / "mine.ipynb").stat().st_uid == 1000
 
 
-def test_root_owned_checkout_is_handed_to_the_course_user(course_copy):
-    # A checkout made as root: Jupyter still runs unprivileged and can save.
-    student = course_copy(0).up()
+def test_root_owned_checkout_is_handed_to_the_course_user(default_course_owned_by):
+    # A checkout made as root: Jupyter still runs unprivileged, and can save.
+    student = default_course_owned_by(0).up()
     save_notebook(student, "as-root.ipynb", "saved")
     saved = student.path / "notebooks" / "as-root.ipynb"
-    assert saved.stat().st_uid == int(student.course_uid()) != 0
-    assert "saved" in saved.read_text()
+    assert saved.stat().st_uid == int(student.course_uid())
+    assert saved.stat().st_uid != 0
 
 
-def test_saved_work_survives_down_and_up(course_copy):
-    student = course_copy(1234).up()
-    save_notebook(student, "kept.ipynb", "still here")
-    student.compose("down")
-    student.up()
-    assert read_notebook(student, "kept.ipynb") == "still here"
+# 5. Clean stop (these restart or stop the shared course, so they come last) -----
 
-
-def test_course_notebook_stays_editable_by_the_student(course_copy):
-    student = course_copy(1234).up()
-    save_notebook(student, "00-check-environment.ipynb", "edited by the student")
-    assert read_notebook(student, "00-check-environment.ipynb") == "edited by the student"
-
-
-# 5. Clean stop -----------------------------------------------------------------
-
-def test_stop_with_a_running_kernel_is_graceful(course_copy):
-    student = course_copy(1000).up()
-    start_kernel(student)
-    student.compose("stop")
-    # Not killed at compose's 10 s deadline (137), but shut down on SIGTERM.
-    state = json.loads(docker("inspect", "--format", "{{json .State}}", student.container_id()).stdout)
-    assert state["ExitCode"] == 0, state
-    assert not state["OOMKilled"]
-
-
-def test_restarted_kernels_leave_no_zombies(course_copy):
-    student = course_copy(1000).up()
-    kernel = start_kernel(student)
+def test_restarted_kernels_leave_no_zombies(course):
+    kernel = start_kernel(course)
     for _ in range(3):
-        assert student.api("POST", f"/api/kernels/{kernel}/restart").status_code == 200
+        assert course.api("POST", f"/api/kernels/{kernel}/restart").status_code == 200
     time.sleep(2)
-    zombies = [p for p in student.processes() if p["stat"].startswith("Z")]
-    assert zombies == []
-    assert len([p for p in student.processes() if "ipykernel" in p["args"]]) == 1
+    assert [p for p in course.processes() if p["stat"].startswith("Z")] == []
+    assert len([p for p in course.processes() if "ipykernel" in p["args"]]) == 1
+    course.api("DELETE", f"/api/kernels/{kernel}")
 
+
+def test_saved_work_survives_down_and_up(course):
+    save_notebook(course, "kept.ipynb", "still here")
+    course.compose("down")
+    course.up()
+    assert read_notebook(course, "kept.ipynb") == "still here"
+
+
+def test_stop_with_a_running_kernel_is_graceful(course):
+    start_kernel(course)
+    course.compose("stop")
+    # Shut down on SIGTERM, not killed at compose's 10 s deadline (exit code 137).
+    state = json.loads(docker("inspect", "--format", "{{json .State}}", course.container_id()).stdout)
+    assert state["ExitCode"] == 0, state
