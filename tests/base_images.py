@@ -8,6 +8,7 @@ difference, because a local image is used without pulling.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -68,8 +69,10 @@ def python_standin_dockerfile(rootfs_tag: str, version: str) -> str:
     python = f"python{version}"
     return textwrap.dedent(f"""\
         FROM {rootfs_tag}
-        # The sid Release file may be past its validity date on a mirror.
-        RUN apt-get -o Acquire::Check-Valid-Until=false update \\
+        # A mirror's copy of sid may carry a Release file past its validity date;
+        # the course Dockerfiles run apt-get update too, so the setting stays.
+        RUN echo 'Acquire::Check-Valid-Until "false";' > /etc/apt/apt.conf.d/99-mirror-validity \\
+            && apt-get update \\
             && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \\
                 {python} {python}-venv python3-pip ca-certificates \\
             && apt-get clean && rm -rf /var/lib/apt/lists/*
@@ -81,19 +84,33 @@ def python_standin_dockerfile(rootfs_tag: str, version: str) -> str:
         COPY ca-certificates.crt /usr/local/share/ca-certificates/host-bundle.crt
         RUN update-ca-certificates
         ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt PIP_CERT=/etc/ssl/certs/ca-certificates.crt
-        LABEL {STANDIN_LABEL}="python:{version}-slim"
         """)
 
 
-def build_python_standin(version: str, tag: str) -> None:
+def standin_dockerfile(version: str) -> str:
     suite = DEBIAN_SUITE_FOR_PYTHON.get(version)
     if suite is None:
         raise RuntimeError(
-            f"{tag} cannot be pulled and Debian has no Python {version} to build a stand-in from"
+            f"python:{version}-slim cannot be pulled and Debian has no Python {version} to build a stand-in from"
         )
-    rootfs = debian_rootfs_image(suite)
+    recipe = python_standin_dockerfile(f"jupyter-course-standin/debian:{suite}", version)
+    # The label records the recipe, so a stand-in made by an older one is rebuilt.
+    digest = hashlib.sha256(recipe.encode()).hexdigest()[:16]
+    return f"{recipe}LABEL {STANDIN_LABEL}={digest}\n"
+
+
+def standin_is_current(tag: str, version: str) -> bool:
+    label = subprocess.run(["docker", "image", "inspect", "--format",
+                            f'{{{{index .Config.Labels "{STANDIN_LABEL}"}}}}', tag],
+                           capture_output=True, text=True).stdout.strip()
+    return label in ("", "<no value>") or standin_dockerfile(version).endswith(f"={label}\n")
+
+
+def build_python_standin(version: str, tag: str) -> None:
+    dockerfile = standin_dockerfile(version)
+    debian_rootfs_image(DEBIAN_SUITE_FOR_PYTHON[version])
     with tempfile.TemporaryDirectory() as context:
-        Path(context, "Dockerfile").write_text(python_standin_dockerfile(rootfs, version))
+        Path(context, "Dockerfile").write_text(dockerfile)
         shutil.copy(HOST_CA_BUNDLE, Path(context, "ca-certificates.crt"))
         run("docker", "build", "--quiet", "--tag", tag, context, stdout=subprocess.DEVNULL)
 
@@ -101,7 +118,8 @@ def build_python_standin(version: str, tag: str) -> None:
 def ensure_python_base(version: str) -> str:
     """Make python:<version>-slim available: present, pulled, or a stand-in."""
     tag = f"python:{version}-slim"
-    if image_exists(tag):
+    # A real image has no stand-in label and is kept; an outdated stand-in is rebuilt.
+    if image_exists(tag) and standin_is_current(tag, version):
         return tag
     if os.environ.get("JUPYTER_COURSE_NO_PULL") != "1" and try_pull(tag):
         return tag

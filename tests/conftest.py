@@ -64,6 +64,31 @@ def docker_engine() -> None:
         pytest.fail("these tests need the Docker Compose v2 plugin (`docker compose`)")
 
 
+def docker_objects() -> set[str]:
+    """Containers, networks and volumes in the engine, and images other than base images."""
+    objects = set()
+    for kind, listing in (("container", ["ps", "--all"]), ("network", ["network", "ls"]),
+                          ("volume", ["volume", "ls"])):
+        ids = docker(*listing, "--quiet").stdout.split()
+        objects |= {f"{kind} {name}" for name in ids}
+    images = docker("images", "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
+    objects |= {f"image {name}" for name in images
+                if not name.startswith(("python:", "jupyter-course-standin/", "<none>"))}
+    return objects
+
+
+@pytest.fixture(scope="session", autouse=True)
+def nothing_left_behind(request):
+    """Fail the run if the tests leave containers, networks, volumes or course images in the engine."""
+    if subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
+        yield
+        return
+    before = docker_objects()
+    yield
+    left = sorted(docker_objects() - before)
+    assert not left, f"the tests left these behind: {left}"
+
+
 @pytest.fixture(scope="session")
 def python_base(docker_engine):
     """python:<version>-slim, pulled or (with no registry) a stand-in; built once per session."""
@@ -133,7 +158,7 @@ def built_course(tmp_path_factory, python_base):
                 docker("tag", base, answers["custom_base_image"])
                 extra_tags.append(answers["custom_base_image"])
             project = bake(tmp_path_factory.mktemp(name), answers)
-            build = subprocess.run(["docker", "compose", "build", "--progress=plain"], cwd=project,
+            build = subprocess.run(["docker", "compose", "--progress=plain", "build"], cwd=project,
                                    capture_output=True, text=True, timeout=1800)
             assert build.returncode == 0, f"building {name} failed:\n{build.stdout}{build.stderr}"
             built[name] = project

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 
 import pytest
 from cookiecutter.exceptions import FailedHookException
 from packaging.markers import Marker
 from packaging.version import Version
 
-from tests.conftest import bake
+from tests.conftest import TEMPLATE, bake
 
 pytestmark = pytest.mark.network
 
@@ -92,3 +94,18 @@ def test_offline_generation_succeeds_unpinned_with_a_clear_message(tmp_path, cap
     assert "make lock" in err
     assert (project / "requirements.txt").read_text().startswith("# NOT PINNED YET")
     assert "numpy" in (project / "requirements.in").read_text()
+
+
+def test_generation_fetches_uv_when_it_is_not_installed(tmp_path):
+    # An instructor's Python with cookiecutter and pip, and no uv anywhere on PATH.
+    venv = tmp_path / "venv"
+    subprocess.run(["uv", "venv", "--quiet", "--seed", str(venv)], check=True)
+    subprocess.run(["uv", "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"), "cookiecutter"],
+                   check=True)
+    env = {**os.environ, "PATH": f"{venv / 'bin'}:/usr/bin:/bin"}
+    result = subprocess.run([str(venv / "bin" / "python"), "-m", "cookiecutter", "--no-input", str(TEMPLATE),
+                             "--output-dir", str(tmp_path / "out")], env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "uv is not installed: fetching it from PyPI" in result.stdout
+    requirements = (tmp_path / "out" / "introduction-to-data-science" / "requirements.txt").read_text()
+    assert "--hash=sha256:" in requirements
