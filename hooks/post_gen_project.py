@@ -19,7 +19,6 @@ from pathlib import Path
 # same grammar; this only splits them (a comma followed by an operator
 # continues a specifier list, e.g. numpy>=1.26,<3; one in brackets separates extras).
 REQUIREMENT_SEPARATOR = re.compile(r"[\s,]+(?![~=!<>])(?![^\[]*\])")
-JUPYTER_FRONTEND = {"lab": "jupyterlab", "notebook": "notebook"}
 UNPINNED_MARKER = "# NOT PINNED YET"
 # Set to 1 to write the project without resolving (what an offline machine gets).
 SKIP_LOCK_VARIABLE = "JUPYTER_COURSE_SKIP_LOCK"
@@ -47,15 +46,23 @@ def split_requirements(packages: str) -> list[str]:
     return [part for part in REQUIREMENT_SEPARATOR.split(packages.strip()) if part]
 
 
-def requirements_in(packages: str, interface: str) -> str:
+def requirements_in(packages: str, jupyterhub_major: str | None = None) -> str:
     """The instructor-facing requirements file: Jupyter first, then the course's packages."""
+    hub = [
+        "# JupyterHub's single-user server, so a hub can start this image; keep its",
+        "# major version equal to the hub's (see INSTRUCTORS.md)",
+        f"jupyterhub>={jupyterhub_major},<{int(jupyterhub_major) + 1}",
+    ] if jupyterhub_major else []
     lines = [
         "# The course's Python packages. Edit this file, then run `make lock`",
         "# to pin them (with hashes) into requirements.txt.",
         "",
-        "# Jupyter itself and the Python kernel",
-        JUPYTER_FRONTEND[interface],
+        "# Jupyter and the Python kernel. Both interfaces are installed: the image",
+        "# opens the course's choice, and Binder or repo2docker start `jupyter notebook`.",
+        "jupyterlab",
+        "notebook",
         "ipykernel",
+        *hub,
         "# Runs tests/ against the image (make test)",
         "pytest",
         "",
@@ -79,6 +86,8 @@ def remove_unchosen(project: Path, answers: dict) -> None:
         shutil.rmtree(project / ".github")
     if not answers["include_devcontainer"]:
         shutil.rmtree(project / ".devcontainer")
+    if not answers["jupyterhub"]:
+        shutil.rmtree(project / "deploy")
 
 
 def find_uv() -> list[str] | None:
@@ -169,8 +178,9 @@ def pin(project: Path, python_version: str) -> bool:
 
 
 def write_requirements(project: Path, answers: dict) -> None:
+    hub_major = answers["_jupyterhub_version"] if answers["jupyterhub"] else None
     (project / "requirements.in").write_text(
-        requirements_in(answers["packages"], answers["interface"]), encoding="utf-8"
+        requirements_in(answers["packages"], hub_major), encoding="utf-8"
     )
     if os.environ.get(SKIP_LOCK_VARIABLE) == "1":
         reason = f"{SKIP_LOCK_VARIABLE}=1 was set"

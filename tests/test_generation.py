@@ -32,8 +32,9 @@ COMBINATIONS = {
     "py3.14-custom-gpu-port-9999": {"python_version": "3.14", "base_image": "custom",
                                     "custom_base_image": "registry.example.edu/mirror/python:3.14-slim",
                                     "gpu": "yes", "jupyter_port": "9999"},
-    "py3.12-slim-apt-no-ci-no-devcontainer": {"python_version": "3.12", "apt_packages": "graphviz libgl1",
-                                              "include_ci": "no", "include_devcontainer": "no"},
+    "py3.12-slim-apt-no-ci-no-devcontainer-no-hub": {"python_version": "3.12", "apt_packages": "graphviz libgl1",
+                                                     "include_ci": "no", "include_devcontainer": "no",
+                                                     "jupyterhub": "no"},
 }
 
 ALWAYS = {
@@ -44,6 +45,7 @@ ALWAYS = {
 }
 CI_FILES = {".github/workflows/image.yml"}
 DEVCONTAINER_FILES = {".devcontainer/devcontainer.json"}
+JUPYTERHUB_FILES = {"deploy/jupyterhub/jupyterhub_config.py", "deploy/jupyterhub/README.md", "deploy/z2jh/values.yaml"}
 LEFTOVER_JINJA = re.compile(r"(?<!\$)\{\{|\{%|%\}|\{#")
 
 
@@ -67,6 +69,8 @@ def test_exactly_the_chosen_files_exist(project):
         expected |= CI_FILES
     if answers["include_devcontainer"]:
         expected |= DEVCONTAINER_FILES
+    if answers["jupyterhub"]:
+        expected |= JUPYTERHUB_FILES
     assert files_of(project) == expected
 
 
@@ -183,8 +187,8 @@ def test_requirements_include_jupyter_and_the_course_packages(project):
     answers = answers_of(project)
     lines = [line for line in (project / "requirements.in").read_text().splitlines()
              if line and not line.startswith("#")]
-    frontend = "jupyterlab" if answers["interface"] == "lab" else "notebook"
-    assert lines == [frontend, "ipykernel", "pytest", "numpy", "pandas", "matplotlib"]
+    hub = ["jupyterhub>=6,<7"] if answers["jupyterhub"] else []
+    assert lines == ["jupyterlab", "notebook", "ipykernel", *hub, "pytest", "numpy", "pandas", "matplotlib"]
 
 
 AWKWARD = {
@@ -211,6 +215,7 @@ def test_awkward_course_name_survives_in_json(awkward_project):
     assert answers_of(awkward_project)["course_name"] == AWKWARD["course_name"]
 
 
+@pytest.mark.docker
 def test_awkward_names_survive_in_the_image_labels(awkward_project, docker_engine, tmp_path):
     # Docker's own parser reads the LABEL instruction: build it on an empty image.
     dockerfile = (awkward_project / "Dockerfile").read_text(encoding="utf-8")
@@ -236,3 +241,35 @@ def test_readme_generate_command_makes_the_default_project(tmp_path):
     subprocess.run([sys.executable, *shlex.split(command)[1:]], cwd=checkout, check=True,
                    env={**os.environ, "JUPYTER_COURSE_SKIP_LOCK": "1"})
     assert (checkout / "introduction-to-data-science" / "compose.yaml").is_file()
+
+
+@pytest.mark.parametrize("combination", ["default", "py3.12-scipy-notebook-gpu-no-devcontainer"])
+def test_zero_to_jupyterhub_values_have_the_keys_the_chart_reads(combination, bake_static):
+    # Checked statically: no Kubernetes cluster is deployed by the tests.
+    project = bake_static(COMBINATIONS[combination])
+    text = (project / "deploy/z2jh/values.yaml").read_text()
+    assert re.search(r"jupyterhub/jupyterhub --version \d+\.\d+\.\d+", text)
+    values = yaml.safe_load(text)
+    single = values["singleuser"]
+    answers = answers_of(project)
+    assert single["image"] == {"name": f"{answers['image_registry']}/{answers['project_slug']}", "tag": "latest",
+                               "pullPolicy": "Always"}
+    assert single["uid"] == 1000
+    assert single["fsGid"] == (100 if answers["base_image"].startswith("jupyter-") else 1000)
+    assert single["cmd"] == "jupyterhub-singleuser"
+    assert single["storage"]["type"] == "dynamic"
+    assert re.fullmatch(r"\d+Gi", single["storage"]["capacity"])
+    assert single["storage"]["homeMountPath"].endswith("/work")
+    assert isinstance(single["memory"]["limit"], str)
+    assert isinstance(single["cpu"]["limit"], (int, float))
+    assert values["cull"] == {"enabled": True, "timeout": 3600, "every": 300}
+    assert values["hub"]["config"]["Authenticator"]["allowed_users"] == []
+    assert ("extraResource" in single) == answers["gpu"]
+
+
+def test_jupyterhub_config_is_safe_by_default(bake_static):
+    config = (bake_static({}) / "deploy/jupyterhub/jupyterhub_config.py").read_text()
+    assert "STUDENTS: set[str] = set()" in config
+    assert "c.Authenticator.allowed_users = STUDENTS | INSTRUCTORS" in config
+    # JupyterHub's default login: accounts on the server, and only the listed ones.
+    assert "authenticator_class" not in config

@@ -129,9 +129,14 @@ def test_main_prints_one_clear_line_and_fails(capsys):
 
 
 def test_requirements_in_lists_jupyter_then_the_course_packages():
-    text = post.requirements_in("numpy>=2, pandas[excel]", "notebook")
+    text = post.requirements_in("numpy>=2, pandas[excel]")
     lines = [line for line in text.splitlines() if line and not line.startswith("#")]
-    assert lines == ["notebook", "ipykernel", "pytest", "numpy>=2", "pandas[excel]"]
+    assert lines == ["jupyterlab", "notebook", "ipykernel", "pytest", "numpy>=2", "pandas[excel]"]
+
+
+def test_requirements_in_pins_jupyterhub_to_one_major_when_asked():
+    text = post.requirements_in("numpy", jupyterhub_major="6")
+    assert "\njupyterhub>=6,<7\n" in text
 
 
 def test_lock_command_pins_for_both_architectures_with_hashes():

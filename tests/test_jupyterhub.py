@@ -1,0 +1,176 @@
+"""The generated JupyterHub configuration, run for real: a hub, its proxy and DockerSpawner.
+
+Only the login is swapped for a test one; everything else is the course's
+deploy/jupyterhub/jupyterhub_config.py with the default course image.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import docker, free_port
+
+pytestmark = pytest.mark.docker
+
+STUDENTS = [f"student{number}" for number in range(1, 6)]
+TEST_LOGIN = """
+c = get_config()  # noqa: F821
+load_subconfig({config!r})  # noqa: F821 - the generated configuration, unchanged
+# A test login for the listed students, and a service token the tests drive the hub with.
+c.JupyterHub.authenticator_class = "dummy"
+c.DummyAuthenticator.password = "not-for-production"
+c.Authenticator.allowed_users = set({students!r})
+c.JupyterHub.bind_url = "http://127.0.0.1:{port}"
+c.JupyterHub.hub_port = {hub_port}
+c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{proxy_api_port}"
+c.JupyterHub.db_url = "sqlite:///{workdir}/jupyterhub.sqlite"
+c.JupyterHub.cookie_secret_file = "{workdir}/jupyterhub_cookie_secret"
+c.JupyterHub.services.append({{"name": "course-tests", "api_token": "{token}"}})
+c.JupyterHub.load_roles.append({{
+    "name": "course-tests",
+    "scopes": ["admin:users", "admin:servers", "tokens", "read:services"],
+    "services": ["course-tests"],
+}})
+"""
+
+
+@dataclass
+class Hub:
+    url: str
+    token: str
+    slug: str
+
+    def api(self, method: str, path: str, **kwargs) -> requests.Response:
+        return requests.request(method, f"{self.url}/hub/api{path}", timeout=60,
+                                headers={"Authorization": f"token {self.token}"}, **kwargs)
+
+    def start_server(self, user: str) -> None:
+        response = self.api("POST", f"/users/{user}/server")
+        assert response.status_code in (201, 202), response.text
+        deadline = time.monotonic() + 180
+        while not self.api("GET", f"/users/{user}").json()["servers"].get("", {}).get("ready"):
+            assert time.monotonic() < deadline, f"{user}'s server did not become ready"
+            time.sleep(1)
+
+    def stop_server(self, user: str) -> None:
+        response = self.api("DELETE", f"/users/{user}/server")
+        assert response.status_code in (202, 204), response.text
+        deadline = time.monotonic() + 120
+        while self.api("GET", f"/users/{user}").json()["servers"]:
+            assert time.monotonic() < deadline, f"{user}'s server did not stop"
+            time.sleep(1)
+
+    def user_token(self, user: str) -> str:
+        response = self.api("POST", f"/users/{user}/tokens", json={"note": "course tests"})
+        assert response.status_code == 201, response.text
+        return response.json()["token"]
+
+    def as_user(self, user: str, token: str, method: str, path: str, **kwargs) -> requests.Response:
+        return requests.request(method, f"{self.url}/user/{user}{path}", timeout=60, allow_redirects=False,
+                                headers={"Authorization": f"token {token}"}, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def hub(built_course, tmp_path_factory):
+    if not shutil.which("configurable-http-proxy"):
+        pytest.fail("the JupyterHub test needs configurable-http-proxy (npm install -g configurable-http-proxy)")
+    project = built_course("default")
+    workdir = tmp_path_factory.mktemp("hub")
+    port, token = free_port(), "course-tests-" + Path(workdir).name
+    (workdir / "test_config.py").write_text(TEST_LOGIN.format(
+        config=str(project / "deploy" / "jupyterhub" / "jupyterhub_config.py"), students=STUDENTS,
+        port=port, hub_port=free_port(), proxy_api_port=free_port(), workdir=workdir, token=token))
+    log = (workdir / "jupyterhub.log").open("w")
+    process = subprocess.Popen([shutil.which("jupyterhub"), "-f", "test_config.py"], cwd=workdir,
+                               stdout=log, stderr=subprocess.STDOUT)
+    hub = Hub(f"http://127.0.0.1:{port}", token, project.name)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert process.poll() is None, (workdir / "jupyterhub.log").read_text()
+            try:
+                if hub.api("GET", "/").status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert time.monotonic() < deadline, (workdir / "jupyterhub.log").read_text()
+            time.sleep(0.5)
+        # The hub creates the allowed users itself.
+        assert {user["name"] for user in hub.api("GET", "/users").json()} >= set(STUDENTS)
+        yield hub
+    finally:
+        if process.poll() is None:
+            for user in STUDENTS:
+                hub.api("DELETE", f"/users/{user}/server")
+        process.terminate()
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+        for user in STUDENTS:
+            docker("rm", "--force", f"{project.name}-{user}", check=False)
+            docker("volume", "rm", f"{project.name}-{user}", check=False)
+
+
+@pytest.fixture(scope="module")
+def tokens(hub):
+    """Every student's server started at once; their own API tokens."""
+    with ThreadPoolExecutor(len(STUDENTS)) as pool:
+        list(pool.map(hub.start_server, STUDENTS))
+    return {user: hub.user_token(user) for user in STUDENTS}
+
+
+def test_five_students_get_their_own_server_through_the_proxy(hub, tokens):
+    for user, token in tokens.items():
+        response = hub.as_user(user, token, "GET", "/api/status")
+        assert response.status_code == 200, (user, response.text)
+    containers = docker("ps", "--filter", f"name={hub.slug}-student", "--format", "{{.Names}}").stdout.split()
+    assert sorted(containers) == sorted(f"{hub.slug}-{user}" for user in STUDENTS)
+
+
+def test_each_server_runs_the_course_image_as_the_course_user(hub, tokens):
+    for user in STUDENTS:
+        container = f"{hub.slug}-{user}"
+        assert docker("inspect", "--format", "{{.Config.Image}}", container).stdout.strip() == (
+            f"ghcr.io/your-org/{hub.slug}:latest")
+        assert docker("exec", container, "id", "-u").stdout.strip() == "1000"
+
+
+def test_a_student_cannot_reach_another_students_server(hub, tokens):
+    response = hub.as_user("student1", tokens["student2"], "GET", "/api/contents")
+    assert response.status_code in (302, 403), response.status_code
+    assert response.status_code != 200
+
+
+def test_student_files_persist_across_a_server_restart_and_stay_private(hub, tokens):
+    saved = hub.as_user("student1", tokens["student1"], "PUT", "/api/contents/notes.txt",
+                        json={"type": "file", "format": "text", "content": "student1's notes"})
+    assert saved.status_code in (200, 201), saved.text
+    hub.stop_server("student1")
+    hub.start_server("student1")
+    again = hub.as_user("student1", tokens["student1"], "GET", "/api/contents/notes.txt")
+    assert again.status_code == 200
+    assert again.json()["content"] == "student1's notes"
+    other = hub.as_user("student2", tokens["student2"], "GET", "/api/contents/notes.txt")
+    assert other.status_code == 404
+
+
+def test_resource_limits_and_culling_are_applied(hub, tokens):
+    limits = json.loads(docker("inspect", "--format", "{{json .HostConfig}}", f"{hub.slug}-student3").stdout)
+    assert limits["Memory"] == 2 * 1024**3
+    # DockerSpawner sets the CPU limit as a quota per period.
+    assert limits["NanoCpus"] == 1_000_000_000 or limits["CpuQuota"] / limits["CpuPeriod"] == 1.0
+    culler = hub.api("GET", "/services/idle-culler").json()
+    assert culler["name"] == "idle-culler"
+    assert "--timeout=3600" in culler["command"]
+    assert culler["pid"] > 0  # the hub started it

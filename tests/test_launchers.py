@@ -1,0 +1,85 @@
+"""The same repository started by other launchers: repo2docker (Binder) and the Dev Containers CLI."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import time
+
+import pytest
+import requests
+
+from tests.conftest import bake, docker, free_port
+
+pytestmark = pytest.mark.docker
+
+
+@pytest.fixture(scope="module")
+def launcher_course(tmp_path_factory, python_base):
+    python_base("3.13")
+    return bake(tmp_path_factory.mktemp("launchers"), {"project_slug": "launcher-course", "packages": "six"})
+
+
+def test_repo2docker_builds_the_repository_and_its_container_serves_jupyter(launcher_course, tmp_path):
+    image = "launcher-course-repo2docker:test"
+    port = free_port()
+    log = (tmp_path / "repo2docker.log").open("w+")
+    # As Binder does: repo2docker passes NB_USER/NB_UID, then starts `jupyter notebook`.
+    process = subprocess.Popen(
+        [shutil.which("jupyter-repo2docker"), "--user-id", "1000", "--user-name", "jovyan",
+         "--image-name", image, "--publish", f"127.0.0.1:{port}:{port}", str(launcher_course)],
+        stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 900
+        token = None
+        while token is None:
+            output = (tmp_path / "repo2docker.log").read_text()
+            assert process.poll() is None, output
+            assert time.monotonic() < deadline, output
+            found = re.search(rf"127\.0\.0\.1:{port}/\S*\?token=([0-9a-f]+)", output)
+            token = found and found.group(1)
+            time.sleep(1)
+        status = requests.get(f"http://127.0.0.1:{port}/api/status", params={"token": token}, timeout=10)
+        assert status.status_code == 200
+        assert requests.get(f"http://127.0.0.1:{port}/api/contents", timeout=10).status_code == 403
+        user = docker("inspect", "--format", "{{.Config.User}}", image).stdout.strip()
+        assert user in ("1000", "jovyan")
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+        containers = docker("ps", "--all", "--quiet", "--filter", f"ancestor={image}").stdout.split()
+        if containers:
+            docker("rm", "--force", *containers, check=False)
+        docker("image", "rm", "--force", image, check=False)
+
+
+def test_dev_container_cli_brings_up_the_course_and_imports_its_packages(launcher_course):
+    devcontainer = shutil.which("devcontainer")
+    if not devcontainer:
+        pytest.fail("the dev container test needs the Dev Containers CLI (npm install -g @devcontainers/cli)")
+    folder = str(launcher_course)
+    try:
+        up = subprocess.run([devcontainer, "up", "--workspace-folder", folder, "--remove-existing-container"],
+                            capture_output=True, text=True, timeout=1200)
+        assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-3000:]
+        result = subprocess.run(
+            [devcontainer, "exec", "--workspace-folder", folder, "python", "-c",
+             "import getpass, jupyterlab, six, sys; print(getpass.getuser(), '%d.%d' % sys.version_info[:2])"],
+            capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert result.stdout.split()[-2:] == ["student", "3.13"]
+    finally:
+        containers = docker("ps", "--all", "--quiet", "--filter", f"label=devcontainer.local_folder={folder}").stdout
+        images = {docker("inspect", "--format", "{{.Config.Image}}", c).stdout.strip() for c in containers.split()}
+        if containers.split():
+            docker("rm", "--force", *containers.split(), check=False)
+        for image in images:
+            docker("image", "rm", "--force", image, check=False)
+        for image in docker("images", "--format", "{{.Repository}}:{{.Tag}}").stdout.split():
+            if image.startswith("vsc-launcher-course"):
+                docker("image", "rm", "--force", image, check=False)
