@@ -101,6 +101,16 @@ def python_base(docker_engine):
     return _ensure
 
 
+def stop_process(process: subprocess.Popen, timeout: float = 60) -> None:
+    """Ask a server process we started to stop (SIGTERM), and kill it if it does not."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -130,6 +140,7 @@ CHECKED_STATICALLY = {
 
 
 BUILT_THIS_SESSION: list[str] = []
+BUILD_SECONDS: list[float] = []
 
 
 def answers_for(name: str) -> dict:
@@ -158,8 +169,10 @@ def built_course(tmp_path_factory, python_base):
                 docker("tag", base, answers["custom_base_image"])
                 extra_tags.append(answers["custom_base_image"])
             project = bake(tmp_path_factory.mktemp(name), answers)
+            started = time.monotonic()
             build = subprocess.run(["docker", "compose", "--progress=plain", "build"], cwd=project,
                                    capture_output=True, text=True, timeout=1800)
+            BUILD_SECONDS.append(time.monotonic() - started)
             assert build.returncode == 0, f"building {name} failed:\n{build.stdout}{build.stderr}"
             built[name] = project
             BUILT_THIS_SESSION.append(name)
@@ -268,3 +281,5 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_line(f"{done}: {name}")
     for what, why in CHECKED_STATICALLY.items():
         terminalreporter.write_line(f"checked statically only: {what} ({why})")
+    if BUILD_SECONDS:
+        terminalreporter.write_line(f"course image builds: {len(BUILD_SECONDS)} in {sum(BUILD_SECONDS):.0f}s")

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import docker, free_port
+from tests.conftest import docker, free_port, stop_process
 
 pytestmark = pytest.mark.docker
 
@@ -111,11 +111,7 @@ def hub(built_course, tmp_path_factory):
         if process.poll() is None:
             for user in STUDENTS:
                 hub.api("DELETE", f"/users/{user}/server")
-        process.terminate()
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_process(process)
         log.close()
         for user in STUDENTS:
             docker("rm", "--force", f"{project.name}-{user}", check=False)

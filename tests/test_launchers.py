@@ -10,7 +10,7 @@ import time
 import pytest
 import requests
 
-from tests.conftest import bake, docker, free_port
+from tests.conftest import bake, docker, free_port, stop_process
 
 pytestmark = pytest.mark.docker
 
@@ -46,11 +46,7 @@ def test_repo2docker_builds_the_repository_and_its_container_serves_jupyter(laun
         user = docker("inspect", "--format", "{{.Config.User}}", image).stdout.strip()
         assert user in ("1000", "jovyan")
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_process(process)
         log.close()
         containers = docker("ps", "--all", "--quiet", "--filter", f"ancestor={image}").stdout.split()
         if containers:

@@ -1,0 +1,160 @@
+"""Images: cold build, rebuilds, size and time to Jupyter, ours against a reference image.
+
+The reference installs the same pinned requirements.txt on the same base the
+way the Jupyter Docker Stacks' recipe does: one stage, `pip install
+--no-cache-dir -r requirements.txt` as the notebook user. Prints the
+reference / ours cold-build ratio last.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import requests
+from common import DATA_SCIENCE_PACKAGES, base_image, make_project, ratio, report, run, save, summary, timed
+
+REFERENCE_DOCKERFILE = """\
+FROM {base}
+RUN useradd --create-home --uid 1000 jovyan
+USER jovyan
+ENV PATH=/home/jovyan/.local/bin:$PATH
+WORKDIR /home/jovyan
+COPY --chown=jovyan requirements.txt /tmp/requirements.txt
+RUN pip install --no-cache-dir --user -r /tmp/requirements.txt
+EXPOSE 8888
+CMD ["jupyter", "lab", "--ip=0.0.0.0", "--port=8888", "--no-browser"]
+"""
+
+
+def clear_build_caches() -> None:
+    """Forget every cached layer and cache mount, so the next build is cold."""
+    run("docker", "builder", "prune", "--all", "--force")
+
+
+def build(context: Path, tag: str, *options: str) -> float:
+    return timed(lambda: run("docker", "build", "--quiet", "--tag", tag, *options, str(context)))
+
+
+def image_size(tag: str) -> int:
+    return int(run("docker", "image", "inspect", "--format", "{{.Size}}", tag).stdout)
+
+
+def floor_size(base: str, ours: str) -> int:
+    """The base image plus the installed virtual environment, as `du` counts it."""
+    venv = run("docker", "run", "--rm", "--entrypoint", "du", ours, "-sb", "/opt/venv").stdout.split()[0]
+    return image_size(base) + int(venv)
+
+
+def seconds_to_answer(url: str, token: str, limit: float = 120) -> float:
+    start = time.perf_counter()
+    while time.perf_counter() - start < limit:
+        try:
+            if requests.get(f"{url}/api/status", params={"token": token}, timeout=2).status_code == 200:
+                return time.perf_counter() - start
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.02)
+    raise RuntimeError(f"{url} did not answer within {limit}s")
+
+
+def time_to_jupyter_ours(project: Path, port: int) -> float:
+    env = {"JUPYTER_PORT": str(port), "JUPYTER_TOKEN": "bench"}
+    start = time.perf_counter()
+    run("docker", "compose", "up", "--detach", cwd=project, env={**os.environ, **env})
+    try:
+        return time.perf_counter() - start + seconds_to_answer(f"http://127.0.0.1:{port}", "bench")
+    finally:
+        run("docker", "compose", "down", "--timeout", "10", cwd=project, env={**os.environ, **env})
+
+
+def time_to_jupyter_reference(tag: str, port: int) -> float:
+    start = time.perf_counter()
+    container = run("docker", "run", "--detach", "--env", "JUPYTER_TOKEN=bench", "--publish",
+                    f"127.0.0.1:{port}:8888", tag).stdout.strip()
+    try:
+        return time.perf_counter() - start + seconds_to_answer(f"http://127.0.0.1:{port}", "bench")
+    finally:
+        run("docker", "rm", "--force", container)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=3, help="cold builds of each image (default 3)")
+    parser.add_argument("--starts", type=int, default=10, help="starts for time to Jupyter (default 10)")
+    parser.add_argument("--port", type=int, default=18999)
+    args = parser.parse_args()
+    base = base_image()
+    results: dict = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        project = make_project(Path(scratch), {"project_slug": "bench-course", "packages": DATA_SCIENCE_PACKAGES,
+                                               "jupyterhub": "no"})
+        ours_tag = json.loads((project / ".cookiecutter.json").read_text())["image_registry"] + "/bench-course:latest"
+        reference = Path(scratch, "reference")
+        reference.mkdir()
+        (reference / "Dockerfile").write_text(REFERENCE_DOCKERFILE.format(base=base))
+        (reference / "requirements.txt").write_text((project / "requirements.txt").read_text())
+        reference_tag = "bench-reference:latest"
+
+        ours_cold, reference_cold = [], []
+        for _ in range(args.runs):
+            clear_build_caches()
+            ours_cold.append(build(project, ours_tag))
+            clear_build_caches()
+            reference_cold.append(build(reference, reference_tag))
+        results["cold build"] = {"ours": summary(ours_cold), "reference": summary(reference_cold)}
+        results["cold build"]["ratio"] = ratio(results["cold build"]["reference"], results["cold build"]["ours"])
+
+        # Rebuilds start from a warm cache of the image just built.
+        build(project, ours_tag)
+        results["rebuild, no change"] = summary([build(project, ours_tag) for _ in range(args.runs)])
+        notebook = project / "notebooks" / "00-check-environment.ipynb"
+        edits = []
+        for number in range(args.runs):
+            notebook.write_text(notebook.read_text().replace("Check your course environment",
+                                                             f"Check your course environment ({number})", 1))
+            edits.append(build(project, ours_tag))
+        results["rebuild, notebook edited"] = summary(edits)
+        added = []
+        for _ in range(args.runs):
+            with (project / "requirements.in").open("a") as requirements:
+                requirements.write(f"# lesson {uuid.uuid4().hex}\nsix\n")
+            run("make", "lock", cwd=project)
+            added.append(build(project, ours_tag))
+        results["rebuild, one package added"] = summary(added)
+        results["rebuild, one package added"]["share of cold build"] = (
+            results["rebuild, one package added"]["median"] / results["cold build"]["ours"]["median"])
+
+        results["image size"] = {"ours": image_size(ours_tag), "reference": image_size(reference_tag),
+                                 "floor": floor_size(base, ours_tag)}
+        results["image size"]["ours / floor"] = results["image size"]["ours"] / results["image size"]["floor"]
+
+        ours_starts = [time_to_jupyter_ours(project, args.port) for _ in range(args.starts)]
+        reference_starts = [time_to_jupyter_reference(reference_tag, args.port) for _ in range(args.starts)]
+        results["time to jupyter"] = {"ours": summary(ours_starts), "reference": summary(reference_starts)}
+        results["time to jupyter"]["ratio"] = ratio(results["time to jupyter"]["reference"],
+                                                   results["time to jupyter"]["ours"])
+        run("docker", "image", "rm", "--force", ours_tag, reference_tag, check=False)
+
+    save("images", results)
+    for name in ("rebuild, no change", "rebuild, notebook edited", "rebuild, one package added"):
+        print(f"{name}: {results[name]['median']:.1f}s", flush=True)
+    size = results["image size"]
+    print(f"image size: ours {size['ours'] / 1e6:.0f} MB, reference {size['reference'] / 1e6:.0f} MB, "
+          f"floor {size['floor'] / 1e6:.0f} MB", flush=True)
+    start = results["time to jupyter"]
+    print(f"time to Jupyter: ours {start['ours']['median']:.2f}s, reference {start['reference']['median']:.2f}s",
+          flush=True)
+    report("cold build, reference / ours", results["cold build"]["ratio"])
+
+
+if __name__ == "__main__":
+    if not re.match(r"\d", run("docker", "version", "--format", "{{.Server.Version}}").stdout):
+        raise SystemExit("the image benchmarks need a running Docker engine")
+    main()

@@ -1,0 +1,74 @@
+"""Pinning: the template's lock (uv) against pip-tools' pip-compile, on the same requirements.in.
+
+Cold means empty caches for both tools; warm means the caches the previous
+run left. Prints the pip-tools / ours ratio last.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from common import PACKAGE_SETS, PYTHON_VERSION, make_project, ratio, report, run, save, summary, timed
+
+from hooks.post_gen_project import lock_command
+
+
+def pip_compile() -> str:
+    found = shutil.which("pip-compile") or str(Path(sys.executable).parent / "pip-compile")
+    if not Path(found).exists():
+        sys.exit("pip-compile is needed: run the benchmarks with `uv run --group bench ...`")
+    return found
+
+
+def measure(project: Path, command: list[str], env: dict, runs: int) -> tuple[dict, dict]:
+    """(cold, warm) timings of command in project, caches under env's directories."""
+    def once() -> float:
+        return timed(lambda: run(*command, cwd=project, env={**os.environ, **env}))
+
+    cold = []
+    for _ in range(runs):
+        for directory in env.values():
+            shutil.rmtree(directory, ignore_errors=True)
+        cold.append(once())
+    warm = [once() for _ in range(runs)]
+    return summary(cold), summary(warm)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=3, help="runs of each tool (default 3)")
+    parser.add_argument("--pip-tools-cold-runs", type=int, default=1,
+                        help="cold pip-compile runs, minutes each (default 1)")
+    args = parser.parse_args()
+    uv = [sys.executable, "-m", "uv"]
+    results = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        for label, packages in PACKAGE_SETS.items():
+            project = make_project(Path(scratch, label.split()[0]), {"packages": packages, "project_slug": "bench"},
+                                   pin=False)
+            ours_cold, ours_warm = measure(project, lock_command(uv, PYTHON_VERSION),
+                                           {"UV_CACHE_DIR": f"{scratch}/uv-cache"}, args.runs)
+            tools_command = [pip_compile(), "--quiet", "--generate-hashes", "--allow-unsafe",
+                             "--cache-dir", f"{scratch}/pip-tools-cache", "--output-file", "pip-tools.txt",
+                             "requirements.in"]
+            tools_cold, tools_warm = measure(project, tools_command,
+                                             {"PIP_CACHE_DIR": f"{scratch}/pip-cache",
+                                              "XDG_CACHE_HOME": f"{scratch}/pip-tools-cache"},
+                                             args.pip_tools_cold_runs)
+            results[label] = {"ours": {"cold": ours_cold, "warm": ours_warm},
+                              "pip-tools": {"cold": tools_cold, "warm": tools_warm},
+                              "ratio cold": ratio(tools_cold, ours_cold), "ratio warm": ratio(tools_warm, ours_warm)}
+            print(f"{label}: ours cold {ours_cold['median']:.1f}s warm {ours_warm['median']:.1f}s; "
+                  f"pip-tools cold {tools_cold['median']:.1f}s warm {tools_warm['median']:.1f}s", flush=True)
+    save("pinning", results)
+    worst = min(result["ratio cold"] for result in results.values())
+    report("pinning, pip-tools / ours, cold (smallest over the sets)", worst, ">= 20x")
+
+
+if __name__ == "__main__":
+    main()

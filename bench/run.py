@@ -1,0 +1,148 @@
+"""Run every benchmark, then write docs/benchmarks.md and its chart from docs/benchmarks.json.
+
+    uv run --group bench python bench/run.py            # everything (about 40 minutes)
+    uv run --group bench python bench/run.py --report   # only rewrite the report from the last results
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from common import RESULTS, ROOT
+
+DOCS = ROOT / "docs"
+def seconds(stats: dict) -> str:
+    return f"{stats['median']:.2f} s ({stats['min']:.2f}–{stats['max']:.2f}, n={stats['n']})"
+
+
+def met(value: float, limit: float, larger_is_better: bool = False) -> str:
+    return "met" if (value >= limit if larger_is_better else value < limit) else "**missed**"
+
+
+def chart(results: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = []
+    if "pinning" in results:
+        labels = list(results["pinning"])
+        panels.append(("Pinning, cold (s)", labels, [results["pinning"][k]["ours"]["cold"]["median"] for k in labels],
+                       [results["pinning"][k]["pip-tools"]["cold"]["median"] for k in labels], "pip-tools"))
+    if "images" in results:
+        images = results["images"]
+        panels.append(("Cold build (s)", ["data science"], [images["cold build"]["ours"]["median"]],
+                       [images["cold build"]["reference"]["median"]], "reference"))
+        panels.append(("Image size (MB)", ["data science"], [images["image size"]["ours"] / 1e6],
+                       [images["image size"]["reference"] / 1e6], "reference"))
+        panels.append(("Time to Jupyter (s)", ["median of starts"], [images["time to jupyter"]["ours"]["median"]],
+                       [images["time to jupyter"]["reference"]["median"]], "reference"))
+    figure, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6))
+    axes = axes if len(panels) > 1 else [axes]
+    for axis, (title, labels, ours, other, other_name) in zip(axes, panels, strict=True):
+        positions = range(len(labels))
+        axis.bar([p - 0.2 for p in positions], ours, width=0.4, label="this template")
+        axis.bar([p + 0.2 for p in positions], other, width=0.4, label=other_name)
+        axis.set_xticks(list(positions), labels, fontsize=8)
+        axis.set_title(title, fontsize=10)
+        axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+
+
+def write_report() -> None:
+    results = json.loads(RESULTS.read_text())
+    lines = ["# Benchmarks", "",
+             "Measured by `bench/` (`uv run --group bench python bench/run.py`), every number from one run on one "
+             "machine, the alternatives measured in the same run. Times are median (min–max, n runs).", "",
+             f"Machine: {results['machine']['cpus']} CPUs, {results['machine']['memory']}, "
+             f"{results['machine']['arch']}, Linux {results['machine']['kernel']}. "
+             + ", ".join(f"{name} {version}" for name, version in results["versions"].items()) + ".", "",
+             "![Benchmarks chart](benchmarks.png)", ""]
+    summary_rows = []
+    if "pinning" in results:
+        lines += ["## Pinning", "",
+                  "The template's `make lock` (uv, universal for amd64 + arm64, Python 3.13, hashes) against "
+                  "`pip-compile --generate-hashes` (pip-tools, for the host's Python only) on the same "
+                  "`requirements.in` (the packages plus Jupyter). Cold: empty caches; warm: the caches of the "
+                  "previous run.", "",
+                  "| package set | ours cold | pip-tools cold | ratio | ours warm | pip-tools warm | ratio |",
+                  "|---|---|---|---|---|---|---|"]
+        for label, result in results["pinning"].items():
+            lines.append(f"| {label} | {seconds(result['ours']['cold'])} | {seconds(result['pip-tools']['cold'])} | "
+                         f"{result['ratio cold']:.1f}x | {seconds(result['ours']['warm'])} | "
+                         f"{seconds(result['pip-tools']['warm'])} | {result['ratio warm']:.1f}x |")
+        cold = min(result["ratio cold"] for result in results["pinning"].values())
+        warm = max(result["ours"]["warm"]["median"] for result in results["pinning"].values())
+        summary_rows += [("pinning, pip-tools / ours, cold", f"{cold:.1f}x (smallest)", "at least 20x",
+                          met(cold, 20, larger_is_better=True)),
+                         ("pinning, ours warm", f"{warm:.2f} s (largest)", "under 2 s", met(warm, 2))]
+        lines.append("")
+    if "images" in results:
+        images = results["images"]
+        size = images["image size"]
+        lines += ["## Images", "",
+                  "The data-science course (numpy, pandas, matplotlib, scipy, scikit-learn, seaborn) built from the "
+                  "generated Dockerfile, against a reference Dockerfile written the way the Jupyter Docker Stacks "
+                  "install pip requirements (one stage, `pip install --no-cache-dir -r requirements.txt` as the "
+                  "notebook user), on the same base image and the same pinned `requirements.txt`. Cold builds "
+                  "start with every build cache pruned.", "",
+                  "| measure | ours | reference | ratio |", "|---|---|---|---|",
+                  f"| cold build | {seconds(images['cold build']['ours'])} | "
+                  f"{seconds(images['cold build']['reference'])} | {images['cold build']['ratio']:.2f}x |",
+                  f"| image size | {size['ours'] / 1e6:.0f} MB | {size['reference'] / 1e6:.0f} MB | "
+                  f"{size['reference'] / size['ours']:.2f}x |",
+                  f"| time to Jupyter (`up` to `/api/status` answering) | "
+                  f"{seconds(images['time to jupyter']['ours'])} | {seconds(images['time to jupyter']['reference'])} | "
+                  f"{images['time to jupyter']['ratio']:.2f}x |",
+                  "", "| rebuild | time |", "|---|---|"]
+        for name in ("rebuild, no change", "rebuild, notebook edited", "rebuild, one package added"):
+            lines.append(f"| {name.split(', ', 1)[1]} | {seconds(images[name])} |")
+        share = images["rebuild, one package added"]["share of cold build"]
+        lines += ["", f"Image floor (base image + the virtual environment by `du`): {size['floor'] / 1e6:.0f} MB; "
+                  f"ours is {size['ours / floor']:.3f}x the floor.", ""]
+        summary_rows += [
+            ("cold build, reference / ours", f"{images['cold build']['ratio']:.2f}x", "faster than the reference",
+             met(images["cold build"]["ratio"], 1, larger_is_better=True)),
+            ("rebuild after a notebook edit", f"{images['rebuild, notebook edited']['median']:.2f} s", "under 2 s",
+             met(images["rebuild, notebook edited"]["median"], 2)),
+            ("rebuild after adding a package", f"{share:.0%} of the cold build", "under 25%", met(share, 0.25)),
+            ("rebuild with no change", f"{images['rebuild, no change']['median']:.2f} s", "under 2 s",
+             met(images["rebuild, no change"]["median"], 2)),
+            ("image size / floor", f"{size['ours / floor']:.3f}", "within 10%", met(size["ours / floor"], 1.10)),
+            ("time to Jupyter, median", f"{images['time to jupyter']['ours']['median']:.2f} s", "under 2 s",
+             met(images["time to jupyter"]["ours"]["median"], 2)),
+        ]
+    if "suite" in results:
+        suite = results["suite"]
+        lines += ["## The template's test suite", "",
+                  f"`uv run pytest` on this machine: {suite['outcome']} in {suite['wall seconds'] / 60:.1f} min; "
+                  f"{suite['image builds']} course image builds took {suite['build seconds']:.0f} s "
+                  f"({suite['build share']:.0%} of the run).", ""]
+    lines += ["## Targets", "", "| measure | result | target | |", "|---|---|---|---|"]
+    lines += [f"| {name} | {value} | {target} | {verdict} |" for name, value, target, verdict in summary_rows]
+    (DOCS / "benchmarks.md").write_text("\n".join(lines) + "\n")
+    chart(results, DOCS / "benchmarks.png")
+    print(f"wrote {DOCS / 'benchmarks.md'} and {DOCS / 'benchmarks.png'}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--report", action="store_true", help="only rewrite the report")
+    parser.add_argument("--skip-suite", action="store_true", help="do not time the test suite")
+    args = parser.parse_args()
+    if not args.report:
+        here = Path(__file__).parent
+        scripts = ["pinning.py", "images.py"] + ([] if args.skip_suite else ["suite.py"])
+        for script in scripts:
+            subprocess.run([sys.executable, str(here / script)], check=True)
+    write_report()
+
+
+if __name__ == "__main__":
+    main()

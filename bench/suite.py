@@ -1,0 +1,34 @@
+"""The template's own test suite: wall time on this machine and the share spent building course images.
+
+Runs the README's test command (after `uv sync`) and reads pytest's summary.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+
+from common import ROOT, save
+
+
+def main() -> None:
+    start = time.perf_counter()
+    result = subprocess.run(["uv", "run", "pytest", "-q", "-p", "no:cacheprovider"], cwd=ROOT,
+                            capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    output = result.stdout + result.stderr
+    builds = re.search(r"course image builds: (\d+) in (\d+)s", output)
+    outcome = re.search(r"=+ (.*) in [\d.]+s", output)
+    data = {"wall seconds": wall, "outcome": outcome.group(1) if outcome else "unknown",
+            "image builds": int(builds.group(1)) if builds else 0,
+            "build seconds": float(builds.group(2)) if builds else 0.0}
+    data["build share"] = data["build seconds"] / wall
+    save("suite", data)
+    print(f"suite: {data['outcome']} in {wall / 60:.1f} min, {data['image builds']} course image builds "
+          f"took {data['build seconds']:.0f}s", flush=True)
+    print(f"share of the suite spent building course images: {data['build share']:.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
