@@ -72,8 +72,8 @@ def versions() -> dict:
             return "not installed"
     return {
         "docker engine": run("docker", "version", "--format", "{{.Server.Version}}", check=False).stdout.strip(),
-        "uv": version_of(sys.executable, "-m", "uv", "--version"),
-        "pip-tools": version_of(str(Path(sys.executable).parent / "pip-compile"), "--version"),
+        "uv": version_of(sys.executable, "-m", "uv", "--version").split()[1],
+        "pip-tools": version_of(str(Path(sys.executable).parent / "pip-compile"), "--version").split()[-1],
         "python (host)": platform.python_version(),
         "base image": f"python:{PYTHON_VERSION}-slim",
     }

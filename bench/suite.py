@@ -1,12 +1,13 @@
 """The template's own test suite: wall time on this machine and the share spent building course images.
 
-Runs the README's test command (after `uv sync`) and reads pytest's summary.
+Runs pytest in the environment the README's test command prepares, and reads pytest's summary.
 """
 
 from __future__ import annotations
 
 import re
 import subprocess
+import sys
 import time
 
 from common import ROOT, save
@@ -14,12 +15,12 @@ from common import ROOT, save
 
 def main() -> None:
     start = time.perf_counter()
-    result = subprocess.run(["uv", "run", "pytest", "-q", "-p", "no:cacheprovider"], cwd=ROOT,
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=ROOT,
                             capture_output=True, text=True)
     wall = time.perf_counter() - start
     output = result.stdout + result.stderr
     builds = re.search(r"course image builds: (\d+) in (\d+)s", output)
-    outcome = re.search(r"=+ (.*) in [\d.]+s", output)
+    outcome = re.search(r"^=*\s*(\d+ (?:passed|failed).*?) in [\d.]+s", output, re.MULTILINE)
     data = {"wall seconds": wall, "outcome": outcome.group(1) if outcome else "unknown",
             "image builds": int(builds.group(1)) if builds else 0,
             "build seconds": float(builds.group(2)) if builds else 0.0}
