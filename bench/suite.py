@@ -5,18 +5,23 @@ Runs pytest in the environment the README's test command prepares, and reads pyt
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from common import ROOT, save
 
 
 def main() -> None:
     start = time.perf_counter()
+    # The environment's tools (hadolint, jupyterhub, ...) on PATH first, as `uv run` puts them.
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=ROOT,
-                            capture_output=True, text=True)
+                            capture_output=True, text=True, env=env)
+    (ROOT / "bench" / "suite.log").write_text(result.stdout + result.stderr)
     wall = time.perf_counter() - start
     output = result.stdout + result.stderr
     builds = re.search(r"course image builds: (\d+) in (\d+)s", output)
