@@ -5,8 +5,6 @@ import os
 c = get_config()  # noqa: F821 - provided by Jupyter when it loads this file
 
 c.ServerApp.open_browser = False
-# The page it would write lives inside the container: useless to the student.
-c.ServerApp.no_browser_open_file = True
 c.ServerApp.root_dir = os.path.expanduser("~/work")
 
 # Started by `docker compose up` (or `docker run`). A hub or a launcher such
