@@ -41,7 +41,7 @@ ALWAYS = {
     ".cookiecutter.json", ".dockerignore", ".env.example", ".gitignore", "Dockerfile", "INSTRUCTORS.md",
     "Makefile", "README.md", "build-requirements.txt", "compose.yaml", "docker/healthcheck.py",
     "docker/jupyter_server_config.py", "docker/start-course.sh", "notebooks/00-check-environment.ipynb",
-    "requirements.in", "requirements.txt", "tests/test_image.py",
+    "requirements-jupyter.in", "requirements.in", "requirements.txt", "tests/test_image.py",
 }
 CI_FILES = {".github/workflows/image.yml"}
 DEVCONTAINER_FILES = {".devcontainer/devcontainer.json"}
@@ -186,10 +186,15 @@ def test_base_image_follows_the_answers(project):
 
 def test_requirements_include_jupyter_and_the_course_packages(project):
     answers = answers_of(project)
-    lines = [line for line in (project / "requirements.in").read_text().splitlines()
-             if line and not line.startswith("#")]
     hub = ["jupyterhub>=6,<7"] if answers["jupyterhub"] else []
-    assert lines == ["jupyterlab", "notebook", "ipykernel", *hub, "pytest", "numpy", "pandas", "matplotlib"]
+    assert requirement_lines(project / "requirements.in") == [
+        "-r requirements-jupyter.in", "numpy", "pandas", "matplotlib"]
+    assert requirement_lines(project / "requirements-jupyter.in") == [
+        "jupyterlab", "notebook", "ipykernel", *hub, "pytest", "rfc3987"]
+
+
+def requirement_lines(path: Path) -> list[str]:
+    return [line for line in path.read_text().splitlines() if line and not line.startswith("#")]
 
 
 AWKWARD = {

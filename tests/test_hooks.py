@@ -128,14 +128,22 @@ def test_main_prints_one_clear_line_and_fails(capsys):
     assert capsys.readouterr().err == "ERROR: jupyter_port '99' must be a number from 1024 to 65535\n"
 
 
-def test_requirements_in_lists_jupyter_then_the_course_packages():
+def requirement_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line and not line.startswith("#")]
+
+
+def test_requirements_in_includes_jupyter_then_lists_the_course_packages():
     text = post.requirements_in("numpy>=2, pandas[excel]")
-    lines = [line for line in text.splitlines() if line and not line.startswith("#")]
-    assert lines == ["jupyterlab", "notebook", "ipykernel", "pytest", "numpy>=2", "pandas[excel]"]
+    assert requirement_lines(text) == ["-r requirements-jupyter.in", "numpy>=2", "pandas[excel]"]
 
 
-def test_requirements_in_pins_jupyterhub_to_one_major_when_asked():
-    text = post.requirements_in("numpy", jupyterhub_major="6")
+def test_jupyter_requirements_hold_jupyter_and_the_fast_uri_checker():
+    text = post.requirements_jupyter_in()
+    assert requirement_lines(text) == ["jupyterlab", "notebook", "ipykernel", "pytest", "rfc3987"]
+
+
+def test_jupyter_requirements_pin_jupyterhub_to_one_major_when_asked():
+    text = post.requirements_jupyter_in(jupyterhub_major="6")
     assert "\njupyterhub>=6,<7\n" in text
 
 

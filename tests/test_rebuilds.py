@@ -32,9 +32,10 @@ def build(course: Course, *options: str) -> dict[str, bool]:
     return steps
 
 
-def step(steps: dict[str, bool], starting: str) -> bool:
-    matches = [cached for text, cached in steps.items() if text.startswith(starting)]
-    assert len(matches) == 1, (starting, list(steps))
+def step(steps: dict[str, bool], *fragments: str) -> bool:
+    """Whether the one step whose text contains every fragment was cached."""
+    matches = [cached for text, cached in steps.items() if all(fragment in text for fragment in fragments)]
+    assert len(matches) == 1, (fragments, list(steps))
     return matches[0]
 
 
@@ -72,13 +73,15 @@ def test_adding_a_package_reinstalls_only_the_dependency_layer(course):
     subprocess.run(["make", "lock"], cwd=course.path, check=True, capture_output=True, timeout=300)
     assert "\nwheel==" in (course.path / "requirements.txt").read_text()
     steps = build(course)
-    # Base image, system packages, the user and uv itself come from the cache...
+    # System packages, the user, uv and Jupyter itself come from the cache...
     assert step(steps, "RUN apt-get update")
     assert step(steps, "RUN useradd")
     assert step(steps, "RUN python3 -m pip install")
-    # ...only the environment is installed again and copied into the image.
-    assert not step(steps, "RUN --mount=type=cache")
-    assert not step(steps, "COPY --from=venv")
+    assert step(steps, "COPY --from=locks /locks/jupyter.txt")
+    assert step(steps, "uv venv", "pip sync")
+    # ...only the course's packages are installed again.
+    assert not step(steps, "COPY --from=locks /locks/requirements.txt")
+    assert not step(steps, "pip sync", "compileall")
     installed = subprocess.run(["docker", "run", "--rm", image_of(course.path), "python", "-c",
                                 "import wheel; print('ok')"], capture_output=True, text=True, check=True)
     assert installed.stdout.strip() == "ok"

@@ -162,6 +162,42 @@ def test_generated_repository_tests_pass_with_make_test(course):
     assert re.search(r"\d+ passed", result.stdout)
 
 
+# Files of the course's packages (and of Jupyter Server) that have no bytecode,
+# test suites aside: each would be compiled again at every import, since the
+# student cannot write to /opt/venv.
+UNCOMPILED = """
+import importlib.util, os, re
+from importlib.metadata import distribution
+from packaging.requirements import Requirement
+lines = [line.split("#")[0].strip() for line in open("/opt/course/requirements.in")]
+names = [Requirement(line).name for line in lines if line and not line.startswith("-")]
+for name in [*names, "jupyter-server"]:
+    for file in distribution(name).files or []:
+        path = file.locate()
+        if file.suffix == ".py" and not re.search(r"/tests?/", "/" + str(file)) and path.exists():
+            if not os.path.exists(importlib.util.cache_from_source(str(path))):
+                print(name, file)
+"""
+
+
+def test_course_packages_and_jupyter_are_byte_compiled(course):
+    uncompiled = course.exec("python", "-c", UNCOMPILED).stdout.splitlines()
+    assert not uncompiled, uncompiled[:10]
+
+
+def test_jupyter_starts_without_building_a_uri_grammar(course):
+    # jsonschema checks URIs with rfc3987 when it is installed; otherwise it
+    # imports rfc3987-syntax, which compiles a grammar at every start (~1.5 s).
+    loaded = course.exec("python", "-c", "import sys, jupyter_server.serverapp, jupyter_events; "
+                         "print(sorted(m for m in sys.modules if m.startswith('rfc3987')))").stdout
+    assert loaded.strip() == "['rfc3987']"
+
+
+def test_jupyter_log_has_no_warnings(course):
+    log = course.compose("logs", "jupyter").stdout
+    assert not re.findall(r"^.*\[[WEC] \d{4}-.*$", log, re.MULTILINE), log
+
+
 def test_system_packages_are_installed(course):
     apt = answers_for(course.name).get("apt_packages", "")
     if "graphviz" not in apt:
