@@ -40,8 +40,9 @@ COMBINATIONS = {
 ALWAYS = {
     ".cookiecutter.json", ".dockerignore", ".env.example", ".gitignore", "Dockerfile", "INSTRUCTORS.md",
     "Makefile", "README.md", "build-requirements.txt", "compose.yaml", "docker/healthcheck.py",
-    "docker/jupyter_server_config.py", "docker/start-course.sh", "notebooks/00-check-environment.ipynb",
-    "requirements-jupyter.in", "requirements.in", "requirements.txt", "tests/test_image.py",
+    "docker/install-course-packages.sh", "docker/jupyter_server_config.py", "docker/start-course.sh",
+    "notebooks/00-check-environment.ipynb", "requirements-jupyter.in", "requirements.in", "requirements.txt",
+    "tests/test_image.py",
 }
 CI_FILES = {".github/workflows/image.yml"}
 DEVCONTAINER_FILES = {".devcontainer/devcontainer.json"}
@@ -165,8 +166,10 @@ def test_generated_python_passes_ruff(project):
     assert result.returncode == 0, result.stdout
 
 
-def test_start_script_passes_shellcheck(project):
-    result = subprocess.run(["shellcheck", "docker/start-course.sh"], cwd=project, capture_output=True, text=True)
+def test_shell_scripts_pass_shellcheck(project):
+    scripts = sorted(str(path.relative_to(project)) for path in (project / "docker").glob("*.sh"))
+    assert scripts == ["docker/install-course-packages.sh", "docker/start-course.sh"]
+    result = subprocess.run(["shellcheck", *scripts], cwd=project, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
 
 
