@@ -39,6 +39,7 @@ sync --python "$build/bin/python"
 course_files | grep '\.py$' | grep -Ev '/tests?/' \
     | (cd "$build" && "$build/bin/python" -m compileall -qq -j 0 -i -) || true
 
+# Listed again: the .pyc files just written are course files too.
 course_files | tar -C "$build" -cf - -T - | tar -C "$target" -xf -
 
 # /opt/venv now matches REQUIREMENTS exactly; this only checks it, from the
