@@ -45,11 +45,25 @@ def imports(course: Course, module: str) -> bool:
     return result.returncode == 0
 
 
+def mark_new(course: Course) -> None:
+    """A unique comment makes requirements.txt new to the engine's build cache, which outlives
+    test runs on the same machine: the course-packages step really runs."""
+    with (course.path / "requirements.txt").open("a") as pinned:
+        pinned.write(f"# locked for test {uuid.uuid4().hex}\n")
+
+
+def lock(course: Course) -> None:
+    subprocess.run(["make", "lock"], cwd=course.path, check=True, capture_output=True, timeout=300)
+    mark_new(course)
+
+
 @pytest.fixture(scope="module")
 def course(tmp_path_factory, python_base):
     python_base("3.13")
     project = bake(tmp_path_factory.mktemp("rebuild"), {"project_slug": "rebuild-course", "packages": "six"})
     course = Course(project)
+    # Brings the build cache's environment back to this course's packages.
+    mark_new(course)
     build(course)
     yield course
     course.down()
@@ -73,10 +87,8 @@ def test_editing_a_notebook_rebuilds_nothing(course):
 
 def test_adding_a_package_installs_only_that_package(course):
     with (course.path / "requirements.in").open("a") as requirements:
-        # The comment makes this edit new to the engine's build cache, which
-        # outlives test runs on the same machine.
-        requirements.write(f"# for lesson {uuid.uuid4().hex}\nwheel\n")
-    subprocess.run(["make", "lock"], cwd=course.path, check=True, capture_output=True, timeout=300)
+        requirements.write("wheel\n")
+    lock(course)
     assert "\nwheel==" in (course.path / "requirements.txt").read_text()
     steps, output = build(course, with_output=True)
     # System packages, the user, uv and Jupyter itself come from the cache...
@@ -95,16 +107,13 @@ def test_adding_a_package_installs_only_that_package(course):
 def test_removing_a_package_takes_it_out_of_the_image(course):
     requirements = course.path / "requirements.in"
     before = requirements.read_text()
-    requirements.write_text(before + f"# for lesson {uuid.uuid4().hex}\ntabulate\n")
-    subprocess.run(["make", "lock"], cwd=course.path, check=True, capture_output=True, timeout=300)
+    requirements.write_text(before + "tabulate\n")
+    lock(course)
     build(course)
     assert imports(course, "tabulate")
-    # The build cache still holds an environment with tabulate: the image must not. (The
-    # comment keeps the engine from reusing the layer built before tabulate was added.)
+    # The build cache still holds an environment with tabulate: the image must not.
     requirements.write_text(before)
-    subprocess.run(["make", "lock"], cwd=course.path, check=True, capture_output=True, timeout=300)
-    with (course.path / "requirements.txt").open("a") as pinned:
-        pinned.write(f"# tabulate dropped {uuid.uuid4().hex}\n")
+    lock(course)
     _, output = build(course, with_output=True)
     assert re.search(r"^#\d+ [\d.]+\s+- tabulate==", output, re.MULTILINE), output
     assert not imports(course, "tabulate")
