@@ -111,6 +111,11 @@ def stop_process(process: subprocess.Popen, timeout: float = 60) -> None:
         process.wait()
 
 
+def requirement_lines(text: str) -> list[str]:
+    """The requirement lines of a requirements file, comments and blank lines left out."""
+    return [line for line in text.splitlines() if line and not line.startswith("#")]
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

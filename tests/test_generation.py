@@ -15,7 +15,7 @@ import nbformat
 import pytest
 import yaml
 
-from tests.conftest import docker
+from tests.conftest import docker, requirement_lines
 
 # Options that interact (base image x Python version) are multiplied; the
 # independent ones are rotated through them so each value is baked once.
@@ -190,14 +190,10 @@ def test_base_image_follows_the_answers(project):
 def test_requirements_include_jupyter_and_the_course_packages(project):
     answers = answers_of(project)
     hub = ["jupyterhub>=6,<7"] if answers["jupyterhub"] else []
-    assert requirement_lines(project / "requirements.in") == [
+    assert requirement_lines((project / "requirements.in").read_text()) == [
         "-r requirements-jupyter.in", "numpy", "pandas", "matplotlib"]
-    assert requirement_lines(project / "requirements-jupyter.in") == [
+    assert requirement_lines((project / "requirements-jupyter.in").read_text()) == [
         "jupyterlab", "notebook", "ipykernel", *hub, "pytest", "rfc3987"]
-
-
-def requirement_lines(path: Path) -> list[str]:
-    return [line for line in path.read_text().splitlines() if line and not line.startswith("#")]
 
 
 AWKWARD = {

@@ -10,7 +10,7 @@ import pytest
 
 from hooks import post_gen_project as post
 from hooks import pre_gen_project as pre
-from tests.conftest import DEFAULTS
+from tests.conftest import DEFAULTS, requirement_lines
 
 
 def default_answers(**changes) -> dict:
@@ -126,10 +126,6 @@ def test_awkward_but_valid_free_text_is_accepted():
 def test_main_prints_one_clear_line_and_fails(capsys):
     assert pre.main(default_answers(jupyter_port="99")) == 1
     assert capsys.readouterr().err == "ERROR: jupyter_port '99' must be a number from 1024 to 65535\n"
-
-
-def requirement_lines(text: str) -> list[str]:
-    return [line for line in text.splitlines() if line and not line.startswith("#")]
 
 
 def test_requirements_in_includes_jupyter_then_lists_the_course_packages():
