@@ -25,8 +25,12 @@ def pip_compile() -> str:
     return found
 
 
+def once(project: Path, command: list[str], env: dict) -> float:
+    return timed(lambda: run(*command, cwd=project, env={**os.environ, **env}))
+
+
 def timed_runs(project: Path, command: list[str], env: dict, runs: int) -> dict:
-    return summary([timed(lambda: run(*command, cwd=project, env={**os.environ, **env})) for _ in range(runs)])
+    return summary([once(project, command, env) for _ in range(runs)])
 
 
 def measure(project: Path, command: list[str], env: dict, runs: int) -> tuple[dict, dict]:
@@ -35,7 +39,7 @@ def measure(project: Path, command: list[str], env: dict, runs: int) -> tuple[di
     for _ in range(runs):
         for directory in env.values():
             shutil.rmtree(directory, ignore_errors=True)
-        cold.append(timed_runs(project, command, env, 1)["median"])
+        cold.append(once(project, command, env))
     return summary(cold), timed_runs(project, command, env, runs)
 
 

@@ -15,6 +15,8 @@ from pathlib import Path
 from common import RESULTS, ROOT
 
 DOCS = ROOT / "docs"
+
+
 def seconds(stats: dict) -> str:
     return f"{stats['median']:.2f} s ({stats['min']:.2f}–{stats['max']:.2f}, n={stats['n']})"
 
