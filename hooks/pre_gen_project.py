@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+import unicodedata
 
 PYTHON_VERSIONS = ("3.10", "3.11", "3.12", "3.13", "3.14")
 BASE_IMAGES = ("python-slim", "jupyter-minimal-notebook", "jupyter-scipy-notebook", "custom")
@@ -17,6 +18,8 @@ JUPYTER_STACKS_PYTHON = ("3.11", "3.12", "3.13")
 INTERFACES = ("lab", "notebook")
 
 SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+# ASCII digits only (str.isdigit() also takes "٨٨٨٨" and "²²²²"), no leading zero.
+PORT = re.compile(r"[1-9][0-9]{3,4}")
 # A registry host with an optional port, then lowercase path components,
 # as `docker build -t` accepts them (no tag or digest: the slug is appended).
 REGISTRY = re.compile(
@@ -24,7 +27,13 @@ REGISTRY = re.compile(
 )
 # Same grammar plus an optional tag or digest.
 IMAGE_REFERENCE = re.compile(REGISTRY.pattern + r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[0-9a-f]{64})?")
-EMAIL = re.compile(r"[^@\s\"'<>\\]+@[^@\s\"'<>\\]+\.[A-Za-z]{2,}")
+# What real addresses use, nothing a shell, a Dockerfile or YAML would read:
+# dot-separated atoms of letters, digits and _ % + - before the @, host name
+# labels after it.
+EMAIL = re.compile(
+    r"[A-Za-z0-9_%+-]+(?:\.[A-Za-z0-9_%+-]+)*"
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
+)
 # Debian policy 5.6.1: lowercase letters, digits, + - . ; at least two
 # characters, starting with a letter or digit.
 DEBIAN_PACKAGE = re.compile(r"[a-z0-9][a-z0-9+.-]+")
@@ -42,6 +51,28 @@ REQUIREMENT = re.compile(rf"{_NAME}(?:\[{_NAME}(?:,{_NAME})*\])?(?:{_SPECIFIER}(
 REQUIREMENT_SEPARATOR = re.compile(r"[\s,]+(?![~=!<>])(?![^\[]*\])")
 
 
+# Longest answers accepted: a slug is also a DNS label (compose network names,
+# Kubernetes), and Docker refuses image names (<registry>/<slug>) over 255
+# characters.
+MAX_LENGTH = {
+    "course_name": 120,
+    "project_slug": 63,
+    "instructor_name": 120,
+    "instructor_email": 254,
+    "image_registry": 180,
+    "custom_base_image": 255,
+    "packages": 2000,
+    "apt_packages": 1000,
+}
+MAX_IMAGE_NAME = 255
+# Unicode categories that never belong in a one-line answer: controls (C0 and
+# C1), format characters (bidi overrides, zero-width spaces), surrogates,
+# private use, and line and paragraph separators.
+REFUSED_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Zl", "Zp"}
+ZERO_WIDTH_JOINER = "\u200d"
+EMOJI_PRESENTATION = "\ufe0f"
+
+
 class InvalidAnswer(ValueError):
     """An answer that cannot produce a working course repository."""
 
@@ -51,13 +82,33 @@ def split_requirements(packages: str) -> list[str]:
     return [part for part in REQUIREMENT_SEPARATOR.split(packages.strip()) if part]
 
 
-def check_text(name: str, value: str, *, required: bool = True) -> None:
+def joins_an_emoji(text: str, index: int) -> bool:
+    """True for a zero-width joiner inside an emoji sequence (👩‍🏫), the one place it belongs."""
+    before = text[index - 1] if index > 0 else ""
+    after = text[index + 1] if index + 1 < len(text) else ""
+    emoji_before = before == EMOJI_PRESENTATION or unicodedata.category(before or " ") in ("So", "Sk")
+    return emoji_before and unicodedata.category(after or " ") == "So"
+
+
+def check_text(name: str, value: object, *, required: bool = True) -> None:
+    if not isinstance(value, str):
+        raise InvalidAnswer(f"{name} {value!r} must be text")
     if required and not value.strip():
         raise InvalidAnswer(f"{name} must not be empty")
-    # A control character (newline, tab, escape) could start a new line in a
-    # Dockerfile label, a YAML value or the shell.
-    if any(ord(char) < 32 or ord(char) == 127 for char in value):
-        raise InvalidAnswer(f"{name} must be a single line of text")
+    limit = MAX_LENGTH.get(name)
+    if limit is not None and len(value) > limit:
+        raise InvalidAnswer(f"{name} is {len(value)} characters long: at most {limit} are allowed")
+    # A control character (newline, tab, escape, U+2028) could start a new line
+    # in a Dockerfile label, a YAML value or the shell; bidi overrides and
+    # invisible characters make text read differently from what it is.
+    for index, char in enumerate(value):
+        if unicodedata.category(char) in REFUSED_CATEGORIES and not (
+            char == ZERO_WIDTH_JOINER and joins_an_emoji(value, index)
+        ):
+            raise InvalidAnswer(
+                f"{name} must be a single line of visible text: it contains U+{ord(char):04X} "
+                f"({unicodedata.name(char, 'a control character').lower()})"
+            )
 
 
 def check_slug(slug: str) -> None:
@@ -70,7 +121,10 @@ def check_slug(slug: str) -> None:
 
 def check_email(email: str) -> None:
     if not EMAIL.fullmatch(email):
-        raise InvalidAnswer(f"instructor_email {email!r} is not an email address")
+        raise InvalidAnswer(
+            f"instructor_email {email!r} is not a plain email address such as ada@example.edu "
+            "(letters, digits, . _ % + - before the @)"
+        )
 
 
 def check_registry(registry: str) -> None:
@@ -78,6 +132,15 @@ def check_registry(registry: str) -> None:
         raise InvalidAnswer(
             f"image_registry {registry!r} is not valid: use a lowercase registry path "
             "such as ghcr.io/your-org or docker.io/yourname"
+        )
+    # Docker reads the first part as a host only when it has a dot or a port
+    # (or is localhost); otherwise the image would go to Docker Hub while the
+    # CI workflow logs in to a host of that name.
+    host = registry.split("/", 1)[0]
+    if not ("." in host or ":" in host or host == "localhost"):
+        raise InvalidAnswer(
+            f"image_registry {registry!r} does not start with a registry host: write "
+            f"docker.io/{registry} for Docker Hub, or e.g. ghcr.io/{registry}"
         )
 
 
@@ -138,18 +201,54 @@ def check_flag(name: str, value: object) -> None:
 
 def check_port(port: object) -> None:
     text = str(port)
-    if not text.isdigit() or not 1024 <= int(text) <= 65535:
-        raise InvalidAnswer(f"jupyter_port {text!r} must be a number from 1024 to 65535")
+    if not PORT.fullmatch(text) or not 1024 <= int(text) <= 65535:
+        raise InvalidAnswer(f"jupyter_port {text!r} must be a number from 1024 to 65535 (digits 0-9, no leading zero)")
+
+
+def check_jupyterhub_version(major: object) -> None:
+    if not (isinstance(major, str) and re.fullmatch(r"[1-9][0-9]?", major)):
+        raise InvalidAnswer(f"_jupyterhub_version {major!r} must be a major version number such as 6")
+
+
+def derived_answers(answers: dict) -> dict[str, str]:
+    """The private values cookiecutter.json derives from the public answers, computed again."""
+    slug, version, base = answers["project_slug"], answers["python_version"], answers["base_image"]
+    if base == "python-slim":
+        base_image = f"python:{version}-slim"
+    elif base == "custom":
+        base_image = answers["custom_base_image"]
+    else:
+        base_image = f"quay.io/jupyter/{base.removeprefix('jupyter-')}:python-{version}"
+    return {
+        "__project_dir": slug,
+        "__image": f"{answers['image_registry']}/{slug}",
+        "__base_image": base_image,
+        "__user": "jovyan" if base.startswith("jupyter-") else "student",
+    }
+
+
+def check_derived(answers: dict) -> None:
+    """Refuse private values given on the command line: they bypass every check above."""
+    for name, expected in derived_answers(answers).items():
+        if answers.get(name) != expected:
+            raise InvalidAnswer(
+                f"{name} is derived from the other answers and cannot be set: leave it out "
+                f"(from these answers it is {expected!r})"
+            )
 
 
 def check_answers(answers: dict) -> None:
     """Raise InvalidAnswer for the first answer that cannot work."""
     check_text("course_name", answers["course_name"])
+    check_text("project_slug", answers["project_slug"], required=False)
     check_slug(answers["project_slug"])
     check_text("instructor_name", answers["instructor_name"])
+    check_text("instructor_email", answers["instructor_email"])
     check_email(answers["instructor_email"])
+    check_text("image_registry", answers["image_registry"])
     check_registry(answers["image_registry"])
     check_python_version(answers["python_version"])
+    check_text("custom_base_image", answers["custom_base_image"], required=False)
     check_base_image(answers["base_image"], answers["python_version"], answers["custom_base_image"])
     check_packages(answers["packages"])
     check_apt_packages(answers["apt_packages"])
@@ -157,6 +256,8 @@ def check_answers(answers: dict) -> None:
     for flag in ("gpu", "include_ci", "include_devcontainer", "jupyterhub"):
         check_flag(flag, answers[flag])
     check_port(answers["jupyter_port"])
+    check_jupyterhub_version(answers["_jupyterhub_version"])
+    check_derived(answers)
 
 
 def main(answers: dict) -> int:

@@ -22,13 +22,13 @@ DEFAULTS = json.loads((TEMPLATE / "cookiecutter.json").read_text())
 SKIP_LOCK = {"JUPYTER_COURSE_SKIP_LOCK": "1"}
 
 
-def bake(output_dir: Path, answers: dict | None = None, env: dict | None = None) -> Path:
+def bake(output_dir: Path, answers: dict | None = None, env: dict | None = None, **options) -> Path:
     """Generate a project non-interactively with the given answers; return its folder."""
     saved = {key: os.environ.get(key) for key in (env or {})}
     os.environ.update(env or {})
     try:
         return Path(cookiecutter(str(TEMPLATE), no_input=True, extra_context=answers or {},
-                                 output_dir=str(output_dir)))
+                                 output_dir=str(output_dir), **options))
     finally:
         for key, value in saved.items():
             if value is None:

@@ -33,6 +33,33 @@ BAD_ANSWERS = {
     "email-without-at": ({"instructor_email": "ada.example.edu"}, "instructor_email 'ada.example.edu' is not"),
     "registry-uppercase": ({"image_registry": "ghcr.io/My-Org"}, "image_registry 'ghcr.io/My-Org' is not valid"),
     "course-name-newline": ({"course_name": "Intro\nRUN id"}, "course_name must be a single line"),
+    "port-arabic-indic-digits": ({"jupyter_port": "\u0668\u0668\u0668\u0668"},
+                                "jupyter_port '\u0668\u0668\u0668\u0668' must be"),
+    "port-fullwidth-digits": ({"jupyter_port": "\uff18\uff18\uff18\uff18"},
+                             "jupyter_port '\uff18\uff18\uff18\uff18' must be"),
+    "port-superscript-digits": ({"jupyter_port": "\u00b2\u00b2\u00b2\u00b2"},
+                               "jupyter_port '\u00b2\u00b2\u00b2\u00b2' must be"),
+    "port-leading-zero": ({"jupyter_port": "08888"}, "jupyter_port '08888' must be"),
+    "private-project-dir": ({"__project_dir": "../escaped"}, "__project_dir is derived from the other answers"),
+    "private-base-image-run-line": ({"__base_image": "python:3.13-slim\nRUN touch /pwned"},
+                                    "__base_image is derived from the other answers"),
+    "private-image-yaml-keys": ({"__image": "ghcr.io/x/y\n  evil: true"}, "__image is derived from the other answers"),
+    "private-user-root": ({"__user": "root"}, "__user is derived from the other answers"),
+    "email-parameter-expansion": ({"instructor_email": "a${NB_UID:?boom}@x.com"}, "instructor_email 'a${NB_UID"),
+    "email-backticks": ({"instructor_email": "a`id`@x.com"}, "instructor_email 'a`id`@x.com' is not"),
+    "email-bidi": ({"instructor_email": "ada@ex\u202eample.edu"}, "instructor_email must be a single line of visible"),
+    "name-c1-control": ({"instructor_name": "Ada\x9bLovelace"}, "instructor_name must be a single line of visible"),
+    "name-bidi-override": ({"course_name": "Intro \u202eevil"}, "course_name must be a single line of visible text"),
+    "name-zero-width-space": ({"course_name": "Intro\u200bScience"}, "course_name must be a single line of visible"),
+    "name-line-separator": ({"course_name": "Intro\u2028RUN id"}, "course_name must be a single line of visible"),
+    "name-paragraph-separator": ({"course_name": "Intro\u2029RUN id"}, "course_name must be a single line of visible"),
+    "registry-without-host": ({"image_registry": "myname"},
+                              "image_registry 'myname' does not start with a registry host"),
+    "registry-null": ({"image_registry": "null"}, "image_registry 'null' does not start with a registry host"),
+    "slug-250-characters": ({"project_slug": "a" * 250}, "project_slug is 250 characters long: at most 63"),
+    "course-name-300-characters": ({"course_name": "Data " * 60}, "course_name is 300 characters long: at most 120"),
+    "email-300-characters": ({"instructor_email": "a" * 290 + "@example.edu"}, "instructor_email is 302 characters"),
+    "jupyterhub-major-with-a-line": ({"_jupyterhub_version": "6\nnumpy"}, "_jupyterhub_version '6\\nnumpy' must be"),
 }
 
 
@@ -63,3 +90,26 @@ def test_injection_payload_is_never_run(tmp_path):
              {"packages": f"numpy $(touch {marker})", "course_name": f"'''); open('{marker}', 'w')#"},
              SKIP_LOCK)
     assert not marker.exists()
+
+
+def test_private_project_dir_cannot_overwrite_files_outside_the_output_folder(tmp_path, capfd):
+    # With --overwrite-if-exists, a folder beside the output folder would otherwise be written into.
+    beside = tmp_path / "escaped"
+    beside.mkdir()
+    (beside / "README.md").write_text("the instructor's own README\n")
+    (tmp_path / "output").mkdir()
+    with pytest.raises(FailedHookException):
+        bake(tmp_path / "output", {"__project_dir": "../escaped"}, SKIP_LOCK, overwrite_if_exists=True)
+    assert "ERROR: __project_dir is derived from the other answers" in capfd.readouterr().err
+    assert [path.name for path in beside.iterdir()] == ["README.md"]
+    assert (beside / "README.md").read_text() == "the instructor's own README\n"
+    assert list((tmp_path / "output").iterdir()) == []
+
+
+def test_a_stale_folder_from_an_old_refusal_does_not_hide_the_message(tmp_path, capfd):
+    for stale in ("invalid-project-slug", "invalid-project-slug-0"):
+        (tmp_path / stale).mkdir()
+    with pytest.raises(FailedHookException):
+        bake(tmp_path, {"project_slug": "Bad Slug"}, SKIP_LOCK)
+    assert "ERROR: project_slug 'Bad Slug' is not valid" in capfd.readouterr().err
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["invalid-project-slug", "invalid-project-slug-0"]

