@@ -38,8 +38,29 @@ NOT_FOUND = re.compile(r"Because (\S+) was not found in the package registry")
 NEEDS_OTHER_PYTHON = re.compile(r"(\S+) depends on Python([^\s,]+)")
 
 
+# How pip says it could not reach the index while fetching uv.
+PIP_NETWORK_FAILURES = (
+    "NewConnectionError",
+    "Failed to establish a new connection",
+    "Max retries exceeded",
+    "Temporary failure in name resolution",
+    "Name or service not known",
+    "Network is unreachable",
+    "from versions: none",
+)
+ANSWERS_FILE = ".cookiecutter.json"
+# Paths of the instructor's machine that cookiecutter adds to the answers; a
+# template update needs none of them, and the repository is often public.
+MACHINE_KEYS = ("_output_dir", "_repo_dir", "_checkout")
+REMOTE_TEMPLATE = ("gh:", "gl:", "bb:", "git@", "git+", "https://", "http://", "ssh://")
+
+
 class PinningFailed(RuntimeError):
     """The requirements cannot be resolved: a package is wrong, not the network."""
+
+
+class UvUnavailable(RuntimeError):
+    """uv is neither installed nor installable: the message says why."""
 
 
 def split_requirements(packages: str) -> list[str]:
@@ -121,7 +142,11 @@ def find_uv() -> list[str] | None:
 
 
 def install_uv(target: Path) -> list[str] | None:
-    """Fetch uv from PyPI into a temporary folder; None when that is impossible."""
+    """Fetch uv from PyPI into a temporary folder.
+
+    Returns None when the index cannot be reached; raises UvUnavailable, with
+    pip's own words, when the install fails for another reason.
+    """
     print("uv is not installed: fetching it from PyPI for this run...", flush=True)
     result = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
@@ -130,7 +155,13 @@ def install_uv(target: Path) -> list[str] | None:
         text=True,
     )
     binary = target / "bin" / ("uv.exe" if os.name == "nt" else "uv")
-    return [str(binary)] if result.returncode == 0 and binary.exists() else None
+    if result.returncode == 0 and binary.exists():
+        return [str(binary)]
+    output = (result.stderr + result.stdout).strip()
+    if any(message in output for message in PIP_NETWORK_FAILURES):
+        return None
+    last_line = output.splitlines()[-1] if output else f"pip exited with code {result.returncode}"
+    raise UvUnavailable(f"uv could not be installed with {sys.executable} -m pip: {last_line}")
 
 
 def is_network_failure(output: str) -> bool:
@@ -201,22 +232,42 @@ def write_requirements(project: Path, answers: dict) -> None:
     (project / "requirements.in").write_text(requirements_in(answers["packages"]), encoding="utf-8")
     if os.environ.get(SKIP_LOCK_VARIABLE) == "1":
         reason = f"{SKIP_LOCK_VARIABLE}=1 was set"
-    elif pin(project, answers["python_version"]):
-        print("Pinned requirements.txt.")
-        return
     else:
-        reason = "the package index could not be reached when the project was generated"
+        try:
+            if pin(project, answers["python_version"]):
+                print("Pinned requirements.txt.")
+                return
+            reason = "the package index could not be reached when the project was generated"
+            problem = "the package index could not be reached, so requirements.txt is not pinned"
+        except UvUnavailable as error:
+            reason = str(error)
+            problem = f"requirements.txt is not pinned: {reason}"
         print(
-            "WARNING: the package index could not be reached, so requirements.txt is not "
-            "pinned.\n  The project still builds (the image build pins on the fly); run "
-            "`make lock` when you are online and commit requirements.txt.",
+            f"WARNING: {problem}.\n  The project still builds (the image build pins on the fly); "
+            "run `make lock` when uv and the package index are available, and commit requirements.txt.",
             file=sys.stderr,
         )
     (project / "requirements.txt").write_text(unpinned_requirements_txt(reason), encoding="utf-8")
 
 
+def answers_to_record(answers: dict) -> dict:
+    """The answers a template update needs, without paths of the instructor's machine."""
+    recorded = {key: value for key, value in answers.items() if key not in MACHINE_KEYS}
+    if not str(recorded.get("_template", "")).startswith(REMOTE_TEMPLATE):
+        # A folder on this machine: meaningless anywhere else.
+        recorded.pop("_template", None)
+    return recorded
+
+
+def record_answers(project: Path) -> None:
+    path = project / ANSWERS_FILE
+    answers = json.loads(path.read_text(encoding="utf-8"))
+    path.write_text(json.dumps(answers_to_record(answers), indent=4, sort_keys=True) + "\n", encoding="utf-8")
+
+
 def main(answers: dict, project: Path) -> int:
     remove_unchosen(project, answers)
+    record_answers(project)
     try:
         write_requirements(project, answers)
     except PinningFailed as error:
