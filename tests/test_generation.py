@@ -15,7 +15,7 @@ import nbformat
 import pytest
 import yaml
 
-from tests.conftest import docker, requirement_lines
+from tests.conftest import DEFAULTS, docker, requirement_lines
 
 # Options that interact (base image x Python version) are multiplied; the
 # independent ones are rotated through them so each value is baked once.
@@ -278,3 +278,64 @@ def test_jupyterhub_config_is_safe_by_default(bake_static):
     assert "c.Authenticator.allowed_users = STUDENTS | INSTRUCTORS" in config
     # JupyterHub's default login: accounts on the server, and only the listed ones.
     assert "authenticator_class" not in config
+
+
+# Answers YAML would read as another type if they were written unquoted.
+YAML_LOOKALIKES = {
+    "slug-2024": {"project_slug": "2024"},
+    "slug-true": {"project_slug": "true"},
+    "slug-null": {"project_slug": "null"},
+    "slug-0x1f": {"project_slug": "0x1f"},
+    "registry-1.5": {"image_registry": "1.5/courses", "project_slug": "course"},
+}
+
+
+@pytest.mark.parametrize("answers", YAML_LOOKALIKES.values(), ids=YAML_LOOKALIKES.keys())
+def test_answers_that_look_like_yaml_values_stay_strings(answers, bake_static):
+    project = bake_static(answers)
+    slug = answers["project_slug"]
+    registry = answers.get("image_registry", DEFAULTS["image_registry"])
+    image = f"{registry}/{slug}"
+    compose = yaml.safe_load((project / "compose.yaml").read_text())
+    assert compose["name"] == slug
+    assert compose["services"]["jupyter"]["image"] == f"{image}:latest"
+    workflow = yaml.safe_load((project / ".github/workflows/image.yml").read_text())
+    assert workflow["env"]["IMAGE"] == image
+    login = next(step for step in workflow["jobs"]["publish"]["steps"] if "login-action" in step.get("uses", ""))
+    assert login["with"]["registry"] == registry.split("/")[0]
+    values = yaml.safe_load((project / "deploy/z2jh/values.yaml").read_text())
+    assert values["singleuser"]["image"]["name"] == image
+    config = subprocess.run(["docker", "compose", "config", "--format", "json"], cwd=project,
+                            capture_output=True, text=True)
+    assert config.returncode == 0, config.stderr
+    assert json.loads(config.stdout)["name"] == slug
+
+
+def test_recorded_answers_hold_no_paths_of_this_machine(project):
+    recorded = answers_of(project)
+    assert not {"_output_dir", "_repo_dir", "_checkout"} & recorded.keys()
+    # Baked from a folder here: the template's location means nothing elsewhere.
+    assert "_template" not in recorded
+    text = (project / ".cookiecutter.json").read_text()
+    assert str(project.parent) not in text
+    assert str(Path(__file__).resolve().parents[1]) not in text
+    # What a template update replays is all there.
+    assert {key for key in DEFAULTS if not key.startswith("_")} <= recorded.keys()
+
+
+PINNED_ACTION = re.compile(r"^\s+(?:- )?uses: [\w.-]+/[\w.-]+@[0-9a-f]{40}  # v\d+\.\d+\.\d+$")
+
+
+def test_workflow_actions_are_pinned_by_commit_with_their_version(bake_static):
+    workflow = (bake_static({}) / ".github/workflows/image.yml").read_text()
+    uses = [line for line in workflow.splitlines() if "uses:" in line]
+    assert len(uses) == 6
+    for line in uses:
+        assert PINNED_ACTION.match(line), line
+
+
+def test_workflow_publishes_latest_from_the_default_branch_only(bake_static):
+    workflow = yaml.safe_load((bake_static({}) / ".github/workflows/image.yml").read_text())
+    condition = " ".join(workflow["jobs"]["publish"]["if"].split())
+    assert "github.ref == format('refs/heads/{0}', github.event.repository.default_branch)" in condition
+    assert condition.startswith("(github.event_name == 'push' || github.event_name == 'workflow_dispatch') &&")
