@@ -1,0 +1,219 @@
+"""deploy/z2jh/values.yaml as the Zero to JupyterHub chart really uses it.
+
+Helm merges the course's values over the chart's defaults; the chart's schema
+checks the result, and the hub applies `hub.config` with the chart's own code.
+The tests do the same with the chart's files and a real JupyterHub of the
+version the chart runs, then try to log in as a stranger.
+
+The chart's files come from Z2JH_CHART_DIR (a folder holding values.yaml, the
+schema and files/hub/jupyterhub_config.py, as in the chart archive) or, when
+it is unset, from the chart archive itself.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+import jsonschema
+import pytest
+import requests
+import yaml
+from uv import find_uv_bin
+
+from tests.conftest import free_port, stop_process
+
+pytestmark = pytest.mark.network
+
+CHART_VERSION = "4.4.0"
+CHART_ARCHIVE = f"https://jupyterhub.github.io/helm-chart/jupyterhub-{CHART_VERSION}.tgz"
+# The part of the chart's jupyterhub_config.py that applies hub.config.
+APPLY_HUB_CONFIG = re.compile(r"^# load hub\.config values.*?(?=^# load /usr/local/etc/jupyterhub/)",
+                              re.MULTILINE | re.DOTALL)
+# What the template generated before: no login named, so the chart's "dummy" one.
+PREVIOUS_HUB_CONFIG = {"hub": {"config": {"Authenticator": {"allowed_users": [], "admin_users": []}}}}
+
+
+def helm_merge(defaults: dict, values: dict) -> dict:
+    """Values over defaults as Helm coalesces them: maps merge, null deletes a default."""
+    merged = dict(defaults)
+    for key, value in values.items():
+        if value is None:
+            merged.pop(key, None)
+        elif isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = helm_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+@pytest.fixture(scope="session")
+def chart(tmp_path_factory) -> Path:
+    """The chart's folder: Z2JH_CHART_DIR, or the chart archive unpacked; fails when neither can be had."""
+    if os.environ.get("Z2JH_CHART_DIR"):
+        folder = Path(os.environ["Z2JH_CHART_DIR"])
+    else:
+        try:
+            archive = requests.get(CHART_ARCHIVE, timeout=60)
+            archive.raise_for_status()
+        except requests.RequestException as error:
+            pytest.fail(f"the Zero to JupyterHub chart is needed: set Z2JH_CHART_DIR to an unpacked "
+                        f"{CHART_ARCHIVE} (its jupyterhub/ folder); downloading it failed: {error}")
+        target = tmp_path_factory.mktemp("chart")
+        with tarfile.open(fileobj=io.BytesIO(archive.content)) as tar:
+            tar.extractall(target, filter="data")
+        folder = target / "jupyterhub"
+    needed = [folder / "values.yaml", folder / "files/hub/jupyterhub_config.py"]
+    missing = [str(path) for path in needed if not path.is_file()]
+    if missing or not schema_path(folder):
+        pytest.fail(f"the Zero to JupyterHub chart folder {folder} lacks {missing or 'its values schema'}")
+    return folder
+
+
+def schema_path(chart: Path) -> Path | None:
+    # The repository has the YAML source; the packaged chart, the JSON made from it.
+    return next((path for path in (chart / "values.schema.yaml", chart / "values.schema.json") if path.is_file()),
+                None)
+
+
+def merged_values(chart: Path, values: dict) -> dict:
+    return helm_merge(yaml.safe_load((chart / "values.yaml").read_text()), values)
+
+
+def jupyterhub_version(chart: Path) -> str:
+    return yaml.safe_load((chart / "Chart.yaml").read_text())["appVersion"]
+
+
+@pytest.fixture(scope="module", params=[{}, {"gpu": "yes", "base_image": "jupyter-scipy-notebook"}],
+                ids=["default", "stacks-gpu"])
+def course_values(request, bake_static) -> dict:
+    return yaml.safe_load((bake_static(request.param) / "deploy/z2jh/values.yaml").read_text())
+
+
+def test_values_target_the_chart_version_checked_here(bake_static):
+    text = (bake_static({}) / "deploy/z2jh/values.yaml").read_text()
+    assert f"jupyterhub/jupyterhub --version {CHART_VERSION} " in text
+
+
+def test_merged_values_pass_the_chart_schema(chart, course_values):
+    schema = yaml.safe_load(schema_path(chart).read_text())
+    errors = sorted(jsonschema.Draft7Validator(schema).iter_errors(merged_values(chart, course_values)), key=str)
+    assert not errors, [f"{'.'.join(map(str, error.path))}: {error.message}" for error in errors]
+
+
+def test_merged_values_name_a_login_that_admits_nobody(chart, course_values):
+    config = merged_values(chart, course_values)["hub"]["config"]
+    assert config["JupyterHub"]["authenticator_class"] == "null"
+    assert config["JupyterHub"]["admin_access"] is False
+    assert config["Authenticator"] == {"allow_all": False, "allowed_users": [], "admin_users": []}
+
+
+def test_merged_values_keep_metadata_blocking_and_network_policies(chart, course_values):
+    values = merged_values(chart, course_values)
+    assert values["singleuser"]["cloudMetadata"]["blockWithIptables"] is True
+    assert values["singleuser"]["networkPolicy"]["egressAllowRules"]["cloudMetadataServer"] is False
+    for part in ("hub", "proxy", "singleuser"):
+        section = values[part]["chp"] if part == "proxy" else values[part]
+        assert section["networkPolicy"]["enabled"] is True, part
+
+
+# --- A real hub with the merged hub.config --------------------------------------
+
+LOCAL_HUB = """
+import json, sys
+c = get_config()  # noqa: F821
+VALUES = json.loads(open({values!r}).read())
+
+
+def chart_value(key, default=None):
+    # The chart's z2jh.get_config, over the merged values.
+    value = VALUES
+    for level in key.split("."):
+        if not isinstance(value, dict) or level not in value:
+            return default
+        value = value[level]
+    return value
+
+
+# The chart's own code that applies hub.config, unchanged.
+exec(compile(open({apply!r}).read(), "chart: jupyterhub_config.py", "exec"),
+     {{"c": c, "get_config": chart_value, "sys": sys}})
+# Where this local hub listens and keeps its state; nothing about who may log in.
+c.JupyterHub.bind_url = "http://127.0.0.1:{port}"
+c.JupyterHub.hub_port = {hub_port}
+c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{proxy_api_port}"
+c.JupyterHub.db_url = "sqlite:///{workdir}/jupyterhub.sqlite"
+c.JupyterHub.cookie_secret_file = "{workdir}/jupyterhub_cookie_secret"
+c.JupyterHub.spawner_class = "simple"
+"""
+
+
+@pytest.fixture(scope="session")
+def chart_jupyterhub(chart, tmp_path_factory) -> Path:
+    """The `jupyterhub` command of the version the chart runs, in an environment of its own."""
+    if not shutil.which("configurable-http-proxy"):
+        pytest.fail("the hub test needs configurable-http-proxy (npm install -g configurable-http-proxy)")
+    venv = tmp_path_factory.mktemp("chart-jupyterhub") / "venv"
+    uv = find_uv_bin()
+    subprocess.run([uv, "venv", "--quiet", "--python", sys.executable, str(venv)], check=True)
+    subprocess.run([uv, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"),
+                    f"jupyterhub=={jupyterhub_version(chart)}"], check=True, timeout=600)
+    return venv / "bin" / "jupyterhub"
+
+
+def stranger_logs_in(chart: Path, jupyterhub: Path, values: dict, workdir: Path) -> bool:
+    """Start a hub with the merged hub.config, submit its login form as a random user; True if let in."""
+    apply = APPLY_HUB_CONFIG.search((chart / "files/hub/jupyterhub_config.py").read_text())
+    assert apply, "the chart's jupyterhub_config.py no longer has its hub.config block"
+    (workdir / "apply_hub_config.py").write_text(apply.group(0))
+    (workdir / "values.json").write_text(json.dumps(merged_values(chart, values)))
+    port = free_port()
+    (workdir / "local_hub.py").write_text(LOCAL_HUB.format(
+        values=str(workdir / "values.json"), apply=str(workdir / "apply_hub_config.py"), port=port,
+        hub_port=free_port(), proxy_api_port=free_port(), workdir=workdir))
+    log_path = workdir / "jupyterhub.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen([str(jupyterhub), "-f", "local_hub.py"], cwd=workdir, stdout=log,
+                                   stderr=subprocess.STDOUT)
+        try:
+            url = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 60
+            while True:
+                assert process.poll() is None, log_path.read_text()
+                try:
+                    if requests.get(f"{url}/hub/api/", timeout=5).status_code == 200:
+                        break
+                except requests.ConnectionError:
+                    pass
+                assert time.monotonic() < deadline, log_path.read_text()
+                time.sleep(0.3)
+            assert "Loading pass-through config section hub.config.JupyterHub" in log_path.read_text()
+            session = requests.Session()
+            form = session.get(f"{url}/hub/login", timeout=30)
+            xsrf = re.search(r'name="_xsrf" value="([^"]+)"', form.text)
+            credentials = {"username": f"stranger-{secrets.token_hex(4)}", "password": secrets.token_hex(12)}
+            session.post(f"{url}/hub/login", data={**credentials, **({"_xsrf": xsrf.group(1)} if xsrf else {})},
+                         allow_redirects=False, timeout=30)
+            # Logged in: the home page answers; otherwise it sends to the login page.
+            home = session.get(f"{url}/hub/home", allow_redirects=False, timeout=30)
+            return home.status_code == 200
+        finally:
+            stop_process(process)
+
+
+def test_a_stranger_cannot_log_in_to_the_course_hub(chart, chart_jupyterhub, course_values, tmp_path):
+    assert not stranger_logs_in(chart, chart_jupyterhub, course_values, tmp_path)
+
+
+def test_the_same_check_lets_a_stranger_into_the_previous_values(chart, chart_jupyterhub, tmp_path):
+    # Proof that the check can fail: the chart's dummy login under an empty allowed_users.
+    assert stranger_logs_in(chart, chart_jupyterhub, PREVIOUS_HUB_CONFIG, tmp_path)
