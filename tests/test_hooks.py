@@ -299,3 +299,44 @@ def test_template_code_passes_ruff():
     result = subprocess.run(["ruff", "check", "--no-cache", "."], cwd=root,
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
+
+
+@pytest.fixture
+def python_without_pip(tmp_path, monkeypatch):
+    """An instructor's Python that has no pip, and no uv anywhere."""
+    venv = tmp_path / "no-pip"
+    subprocess.run(["uv", "venv", "--quiet", str(venv)], check=True)
+    monkeypatch.setattr(post.sys, "executable", str(venv / "bin" / "python"))
+    monkeypatch.setattr(post, "find_uv", lambda: None)
+
+
+def test_uv_install_failure_names_what_failed_not_the_network(python_without_pip, tmp_path):
+    with pytest.raises(post.UvUnavailable, match="uv could not be installed with .*: .*No module named pip"):
+        post.install_uv(tmp_path / "uv")
+
+
+def test_project_without_uv_is_written_unpinned_with_the_real_reason(python_without_pip, tmp_path, capsys,
+                                                                      monkeypatch):
+    monkeypatch.delenv(post.SKIP_LOCK_VARIABLE, raising=False)
+    post.write_requirements(tmp_path, default_answers())
+    warning = capsys.readouterr().err
+    assert "WARNING: requirements.txt is not pinned: uv could not be installed" in warning
+    assert "No module named pip" in warning
+    assert "could not be reached" not in warning
+    first = (tmp_path / "requirements.txt").read_text().splitlines()[0]
+    assert first.startswith("# NOT PINNED YET: uv could not be installed")
+
+
+@pytest.mark.parametrize(("template", "kept"), [
+    ("gh:ORG/cookiecutter-jupyter-course", True),
+    ("https://github.com/ORG/cookiecutter-jupyter-course.git", True),
+    ("/home/ada/templates/cookiecutter-jupyter-course", False),
+    (".", False),
+])
+def test_recorded_answers_keep_a_remote_template_and_no_machine_paths(template, kept):
+    answers = {**default_answers(), "_template": template, "_output_dir": "/home/ada/courses",
+               "_repo_dir": "/home/ada/.cookiecutters/x", "_checkout": None}
+    recorded = post.answers_to_record(answers)
+    assert not {"_output_dir", "_repo_dir", "_checkout"} & recorded.keys()
+    assert ("_template" in recorded) == kept
+    assert recorded["course_name"] == answers["course_name"]
