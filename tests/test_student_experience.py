@@ -23,9 +23,9 @@ pytestmark = pytest.mark.docker
 STUDENT_UID = 1234
 
 
-def chown_notebooks(project, uid: int) -> None:
+def chown_notebooks(project, uid: int, gid: int | None = None) -> None:
     for item in [project / "notebooks", *(project / "notebooks").iterdir()]:
-        subprocess.run(["chown", f"{uid}:{uid}", str(item)], check=True)
+        subprocess.run(["chown", f"{uid}:{uid if gid is None else gid}", str(item)], check=True)
 
 
 @pytest.fixture(scope="module", params=list(BUILT_COURSES), ids=list(BUILT_COURSES))
@@ -254,10 +254,10 @@ def default_course_owned_by(built_course, tmp_path):
     """A fresh checkout of the default course (same image), owned by a chosen host user."""
     copies: list[Course] = []
 
-    def _checkout(owner_uid: int) -> Course:
+    def _checkout(owner_uid: int, owner_gid: int | None = None) -> Course:
         path = tmp_path / "checkout"
         shutil.copytree(built_course("default"), path)
-        chown_notebooks(path, owner_uid)
+        chown_notebooks(path, owner_uid, owner_gid)
         copies.append(Course(path, project="default-course-checkout"))
         return copies[-1]
     yield _checkout
@@ -278,6 +278,43 @@ def test_root_owned_checkout_is_handed_to_the_course_user(default_course_owned_b
     saved = student.path / "notebooks" / "as-root.ipynb"
     assert saved.stat().st_uid == int(student.course_uid())
     assert saved.stat().st_uid != 0
+
+
+JUPYTER_IDS = """
+import os, pathlib
+for proc in pathlib.Path("/proc").glob("[0-9]*"):
+    if proc.name == str(os.getpid()):
+        continue
+    try:
+        command = (proc / "cmdline").read_bytes().replace(b"\\0", b" ").decode()
+        status = dict(line.split(":", 1) for line in (proc / "status").read_text().splitlines())
+    except OSError:
+        continue
+    if "jupyter" in command and not command.startswith("tini"):
+        print(status["Uid"].split()[0], status["Gid"].split()[0], status["Groups"].strip() or "-")
+"""
+
+
+def test_a_folder_of_group_root_never_puts_the_course_user_in_group_0(default_course_owned_by):
+    # Files of uid 1234 in group 0 (root's group): the course user takes the uid, not the group.
+    student = default_course_owned_by(STUDENT_UID, 0).up()
+    ids = [line.split() for line in student.exec("python", "-c", JUPYTER_IDS, user="0").stdout.splitlines()]
+    assert ids
+    for uid, gid, groups in ids:
+        assert uid == str(STUDENT_UID)
+        assert gid != "0"
+        assert "0" not in groups.split()
+    save_notebook(student, "mine.ipynb", "saved")
+    assert (student.path / "notebooks" / "mine.ipynb").stat().st_uid == STUDENT_UID
+
+
+def test_nb_user_root_is_refused_before_anything_runs(default_course_owned_by):
+    student = default_course_owned_by(STUDENT_UID)
+    result = student.compose("run", "--rm", "--no-deps", "-e", "NB_USER=root", "jupyter", "id", "-u",
+                             check=False, timeout=120)
+    assert result.returncode != 0
+    assert result.stdout.strip() != "0"
+    assert "start-course: NB_USER=root is root; Jupyter never runs as root" in result.stderr
 
 
 # 5. Clean stop (these restart or stop the shared course, so they come last) -----

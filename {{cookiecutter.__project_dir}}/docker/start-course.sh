@@ -15,6 +15,13 @@ if [ "$(id -u)" -ne 0 ]; then
     exec "$@"
 fi
 
+# NB_USER can come from the environment (repo2docker, a hub): it must never
+# name root, or the command below would keep root's rights.
+if [ "$(id -u "$user")" -eq 0 ]; then
+    echo "start-course: NB_USER=$user is root; Jupyter never runs as root: unset NB_USER" >&2
+    exit 1
+fi
+
 if [ -d "$work" ]; then
     uid=$(stat -c %u "$work")
     gid=$(stat -c %g "$work")
@@ -24,7 +31,9 @@ if [ -d "$work" ]; then
         echo "start-course: $work belongs to root; giving it to $user" >&2
         chown -R "$user:$(id -g "$user")" "$work"
     else
-        if [ "$gid" -ne "$(id -g "$user")" ]; then
+        # Group 0 is root's: the course user never joins it (the folder's
+        # owner uid is enough to write there).
+        if [ "$gid" -ne 0 ] && [ "$gid" -ne "$(id -g "$user")" ]; then
             getent group "$gid" >/dev/null || groupadd --gid "$gid" course-files
             usermod --gid "$gid" "$user"
         fi
