@@ -7,6 +7,9 @@ deploy/jupyterhub/jupyterhub_config.py with the default course image.
 from __future__ import annotations
 
 import json
+import os
+import re
+import shlex
 import shutil
 import subprocess
 import time
@@ -164,9 +167,90 @@ def test_student_files_persist_across_a_server_restart_and_stay_private(hub, tok
 def test_resource_limits_and_culling_are_applied(hub, tokens):
     limits = json.loads(docker("inspect", "--format", "{{json .HostConfig}}", f"{hub.slug}-student3").stdout)
     assert limits["Memory"] == 2 * 1024**3
+    assert limits["PidsLimit"] == 1024
     # DockerSpawner sets the CPU limit as a quota per period.
     assert limits["NanoCpus"] == 1_000_000_000 or limits["CpuQuota"] / limits["CpuPeriod"] == 1.0
     culler = hub.api("GET", "/services/idle-culler").json()
     assert culler["name"] == "idle-culler"
     assert "--timeout=3600" in culler["command"]
     assert culler["pid"] > 0  # the hub started it
+
+
+METADATA_IP = "169.254.169.254"
+NAMESPACE = "course-metadata-test"
+PROBE_METADATA = ("import urllib.request; "
+                  f"print(urllib.request.urlopen('http://{METADATA_IP}/', timeout=5).status)")
+
+
+def ip(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run(["ip", *args], check=check, capture_output=True, text=True)
+
+
+@pytest.fixture
+def metadata_service(tmp_path):
+    """A stand-in for a cloud's metadata service at 169.254.169.254, one routed hop from this host.
+
+    It lives in a network namespace behind a veth pair, so containers reach it
+    through the host's FORWARD path, as they reach a real one on a cloud server.
+    """
+    if os.geteuid() != 0 or not shutil.which("ip") or not shutil.which("iptables"):
+        pytest.fail("the metadata-blocking test needs root, ip and iptables")
+    saved_route = ip("route", "show", f"{METADATA_IP}/32").stdout.strip()
+    ip("netns", "add", NAMESPACE)
+    server = None
+    try:
+        ip("link", "add", "cmeta-host", "type", "veth", "peer", "name", "cmeta-ns")
+        ip("link", "set", "cmeta-ns", "netns", NAMESPACE)
+        ip("addr", "add", "10.213.0.1/30", "dev", "cmeta-host")
+        ip("link", "set", "cmeta-host", "up")
+        for command in (["addr", "add", "10.213.0.2/30", "dev", "cmeta-ns"],
+                        ["addr", "add", f"{METADATA_IP}/32", "dev", "lo"],
+                        ["link", "set", "lo", "up"], ["link", "set", "cmeta-ns", "up"],
+                        ["route", "add", "default", "via", "10.213.0.1"]):
+            ip("netns", "exec", NAMESPACE, "ip", *command)
+        ip("route", "replace", f"{METADATA_IP}/32", "via", "10.213.0.2")
+        server = subprocess.Popen(["ip", "netns", "exec", NAMESPACE, shutil.which("python3"), "-m", "http.server",
+                                   "80", "--bind", METADATA_IP, "--directory", str(tmp_path)],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if requests.get(f"http://{METADATA_IP}/", timeout=2).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert time.monotonic() < deadline, "the stand-in metadata service did not start"
+            time.sleep(0.2)
+        yield
+    finally:
+        if server:
+            stop_process(server)
+        ip("route", "del", f"{METADATA_IP}/32", check=False)
+        if saved_route:
+            ip("route", "add", *saved_route.split(), check=False)
+        ip("link", "del", "cmeta-host", check=False)
+        ip("netns", "del", NAMESPACE, check=False)
+
+
+def readme_metadata_rule(project: Path) -> list[str]:
+    """The iptables rule deploy/jupyterhub/README.md tells instructors to add, as its arguments."""
+    readme = (project / "deploy/jupyterhub/README.md").read_text()
+    command = re.search(r"^sudo (iptables -I DOCKER-USER .*)$", readme, re.MULTILINE)
+    assert command, "the README no longer shows the metadata rule"
+    return shlex.split(command.group(1))[1:]
+
+
+def test_the_readme_rule_keeps_students_away_from_the_cloud_metadata_service(hub, tokens, built_course,
+                                                                             metadata_service):
+    container = f"{hub.slug}-student4"
+    before = docker("exec", container, "python", "-c", PROBE_METADATA, check=False)
+    # Without the rule a student's container reaches it: the check below can fail.
+    assert before.stdout.strip() == "200", before.stderr
+    rule = readme_metadata_rule(built_course("default"))
+    subprocess.run(["iptables", *rule], check=True)
+    try:
+        after = docker("exec", container, "python", "-c", PROBE_METADATA, check=False)
+    finally:
+        subprocess.run(["iptables", "-D", *rule[1:]], check=False)  # the same rule, deleted
+    assert after.returncode != 0
+    assert "Connection refused" in after.stderr, after.stderr

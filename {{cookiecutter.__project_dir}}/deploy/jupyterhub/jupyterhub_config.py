@@ -14,6 +14,9 @@ HUB_URL = os.environ.get("COURSE_HUB_URL", "http://:8000")
 # Per student.
 MEMORY_LIMIT = "2G"
 CPU_LIMIT = 1.0
+# Processes and threads: enough for Jupyter, several kernels and their
+# threads, not for a fork bomb that would take the server down.
+PIDS_LIMIT = 1024
 # A server nobody has used for this long (seconds) is stopped; the student's
 # files stay in their volume.
 IDLE_TIMEOUT = 3600
@@ -40,6 +43,7 @@ c.DockerSpawner.volumes = {"{{ cookiecutter.project_slug }}-{username}": "/home/
 c.DockerSpawner.remove = True
 c.DockerSpawner.mem_limit = MEMORY_LIMIT
 c.DockerSpawner.cpu_limit = CPU_LIMIT
+c.DockerSpawner.extra_host_config = {"pids_limit": PIDS_LIMIT}
 c.DockerSpawner.name_template = "{{ cookiecutter.project_slug }}-{username}"
 c.Spawner.start_timeout = 180
 c.Spawner.http_timeout = 120
