@@ -38,7 +38,8 @@ COMBINATIONS = {
 }
 
 ALWAYS = {
-    ".cookiecutter.json", ".dockerignore", ".env.example", ".gitignore", "Dockerfile", "INSTRUCTORS.md",
+    ".cookiecutter.json", ".dockerignore", ".env.example", ".gitattributes", ".gitignore", "Dockerfile",
+    "INSTRUCTORS.md",
     "Makefile", "README.md", "build-requirements.txt", "compose.yaml", "docker/healthcheck.py",
     "docker/install-course-packages.sh", "docker/jupyter_server_config.py", "docker/start-course.sh",
     "notebooks/00-check-environment.ipynb", "requirements-jupyter.in", "requirements.in", "requirements.txt",
@@ -339,3 +340,52 @@ def test_workflow_publishes_latest_from_the_default_branch_only(bake_static):
     condition = " ".join(workflow["jobs"]["publish"]["if"].split())
     assert "github.ref == format('refs/heads/{0}', github.event.repository.default_branch)" in condition
     assert condition.startswith("(github.event_name == 'push' || github.event_name == 'workflow_dispatch') &&")
+
+
+# What the image build, the container and Docker Compose read.
+READ_BY_THE_ENGINE = re.compile(r"(\.sh|\.py|\.ya?ml|\.in|^requirements.*\.txt|^Dockerfile|^Makefile|^docker/.*"
+                                r"|^\.dockerignore|^\.env.*|\.ipynb)$")
+
+
+def git(*args: str, cwd: Path) -> str:
+    return subprocess.run(["git", "-c", "user.name=Instructor", "-c", "user.email=i@example.edu", *args],
+                          cwd=cwd, check=True, capture_output=True, text=True).stdout
+
+
+def test_a_windows_checkout_keeps_lf_in_every_file_the_engine_reads(bake_static, tmp_path):
+    origin = tmp_path / "course"
+    shutil.copytree(bake_static({}), origin)
+    git("init", "--quiet", "--initial-branch=main", cwd=origin)
+    git("add", "--all", cwd=origin)
+    git("commit", "--quiet", "-m", "Course", cwd=origin)
+    # Git for Windows' default: check text files out with CRLF.
+    subprocess.run(["git", "-c", "core.autocrlf=true", "clone", "--quiet", str(origin), str(tmp_path / "clone")],
+                   check=True)
+    clone = tmp_path / "clone"
+    files = git("ls-files", cwd=clone).split()
+    engine_files = [name for name in files if READ_BY_THE_ENGINE.search(name)]
+    assert {"Dockerfile", "compose.yaml", "docker/start-course.sh", ".env.example"} <= set(engine_files)
+    for name in engine_files:
+        assert b"\r\n" not in (clone / name).read_bytes(), name
+    # The conversion did happen where no rule asks for LF: the check above can fail.
+    assert b"\r\n" in (clone / "README.md").read_bytes()
+
+
+def test_the_readme_fix_restores_lf_in_a_copy_with_windows_line_endings(bake_static, tmp_path):
+    repo = tmp_path / "course"
+    shutil.copytree(bake_static({}), repo)
+    git("init", "--quiet", cwd=repo)
+    git("add", "--all", cwd=repo)
+    git("commit", "--quiet", "-m", "Course", cwd=repo)
+    # A copy whose engine files an editor converted to CRLF.
+    converted = [repo / "Dockerfile", *sorted((repo / "docker").iterdir())]
+    for path in converted:
+        path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+    readme = (repo / "README.md").read_text()
+    assert "Delete the `docker` folder and the `Dockerfile`, then run `git checkout -- docker Dockerfile`" in readme
+    shutil.rmtree(repo / "docker")
+    (repo / "Dockerfile").unlink()
+    git("checkout", "--", "docker", "Dockerfile", cwd=repo)
+    for path in converted:
+        assert b"\r" not in path.read_bytes(), path
+
