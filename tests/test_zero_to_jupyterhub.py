@@ -72,7 +72,7 @@ def chart(tmp_path_factory) -> Path:
         with tarfile.open(fileobj=io.BytesIO(archive.content)) as tar:
             tar.extractall(target, filter="data")
         folder = target / "jupyterhub"
-    needed = [folder / "values.yaml", folder / "files/hub/jupyterhub_config.py"]
+    needed = [folder / "values.yaml", folder / "files/hub/jupyterhub_config.py", folder / "files/hub/z2jh.py"]
     missing = [str(path) for path in needed if not path.is_file()]
     if missing or not schema_path(folder):
         pytest.fail(f"the Zero to JupyterHub chart folder {folder} lacks {missing or 'its values schema'}")
@@ -131,22 +131,13 @@ def test_merged_values_keep_metadata_blocking_and_network_policies(chart, course
 LOCAL_HUB = """
 import json, sys
 c = get_config()  # noqa: F821
-VALUES = json.loads(open({values!r}).read())
-
-
-def chart_value(key, default=None):
-    # The chart's z2jh.get_config, over the merged values.
-    value = VALUES
-    for level in key.split("."):
-        if not isinstance(value, dict) or level not in value:
-            return default
-        value = value[level]
-    return value
-
-
+# The chart's own helper module, reading the merged values instead of the hub pod's secret.
+sys.path.insert(0, {chart_hub_files!r})
+import z2jh
+z2jh._load_config = lambda: json.loads(open({values!r}).read())
 # The chart's own code that applies hub.config, unchanged.
 exec(compile(open({apply!r}).read(), "chart: jupyterhub_config.py", "exec"),
-     {{"c": c, "get_config": chart_value, "sys": sys}})
+     {{"c": c, "get_config": z2jh.get_config, "sys": sys}})
 # Where this local hub listens and keeps its state; nothing about who may log in.
 c.JupyterHub.bind_url = "http://127.0.0.1:{port}"
 c.JupyterHub.hub_port = {hub_port}
@@ -178,8 +169,9 @@ def stranger_logs_in(chart: Path, jupyterhub: Path, values: dict, workdir: Path)
     (workdir / "values.json").write_text(json.dumps(merged_values(chart, values)))
     port = free_port()
     (workdir / "local_hub.py").write_text(LOCAL_HUB.format(
-        values=str(workdir / "values.json"), apply=str(workdir / "apply_hub_config.py"), port=port,
-        hub_port=free_port(), proxy_api_port=free_port(), workdir=workdir))
+        chart_hub_files=str(chart / "files/hub"), values=str(workdir / "values.json"),
+        apply=str(workdir / "apply_hub_config.py"), port=port, hub_port=free_port(), proxy_api_port=free_port(),
+        workdir=workdir))
     log_path = workdir / "jupyterhub.log"
     with log_path.open("w") as log:
         process = subprocess.Popen([str(jupyterhub), "-f", "local_hub.py"], cwd=workdir, stdout=log,
