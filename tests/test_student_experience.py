@@ -92,25 +92,32 @@ def test_server_and_kernels_run_as_the_course_user(course):
         course.api("DELETE", f"/api/kernels/{kernel}")
 
 
-NO_NEW_PRIVS_OF_JUPYTER = """
-import os, pathlib, re
+# Each Jupyter process (server and kernels, not tini) as "uid gid no-new-privs groups...", from /proc.
+JUPYTER_PROCESS_STATUS = """
+import os, pathlib
 for proc in pathlib.Path("/proc").glob("[0-9]*"):
     if proc.name == str(os.getpid()):  # this script's own command line names jupyter too
         continue
     try:
         command = (proc / "cmdline").read_bytes().replace(b"\\0", b" ").decode()
-        status = (proc / "status").read_text()
+        status = dict(line.split(":", 1) for line in (proc / "status").read_text().splitlines())
     except OSError:
         continue
     if "jupyter" in command and not command.startswith("tini"):
-        print(re.search(r"NoNewPrivs:\\s+(\\d)", status).group(1))
+        print(status["Uid"].split()[0], status["Gid"].split()[0], status["NoNewPrivs"].strip(), status["Groups"])
 """
+
+
+def jupyter_process_status(course: Course) -> list[dict]:
+    rows = course.exec("python", "-c", JUPYTER_PROCESS_STATUS, user="0").stdout.splitlines()
+    return [{"uid": int(uid), "gid": int(gid), "no_new_privs": flag, "groups": [int(g) for g in groups]}
+            for uid, gid, flag, *groups in (row.split() for row in rows)]
 
 
 def test_sudo_is_absent_and_privileges_cannot_be_regained(course):
     assert course.exec("sh", "-c", "command -v sudo", check=False).returncode != 0
     # no-new-privs: not even a setuid program could take the server back to root.
-    flags = course.exec("python", "-c", NO_NEW_PRIVS_OF_JUPYTER, user="0").stdout.split()
+    flags = [process["no_new_privs"] for process in jupyter_process_status(course)]
     assert flags
     assert set(flags) == {"1"}
 
@@ -280,30 +287,15 @@ def test_root_owned_checkout_is_handed_to_the_course_user(default_course_owned_b
     assert saved.stat().st_uid != 0
 
 
-JUPYTER_IDS = """
-import os, pathlib
-for proc in pathlib.Path("/proc").glob("[0-9]*"):
-    if proc.name == str(os.getpid()):
-        continue
-    try:
-        command = (proc / "cmdline").read_bytes().replace(b"\\0", b" ").decode()
-        status = dict(line.split(":", 1) for line in (proc / "status").read_text().splitlines())
-    except OSError:
-        continue
-    if "jupyter" in command and not command.startswith("tini"):
-        print(status["Uid"].split()[0], status["Gid"].split()[0], status["Groups"].strip() or "-")
-"""
-
-
 def test_a_folder_of_group_root_never_puts_the_course_user_in_group_0(default_course_owned_by):
     # Files of uid 1234 in group 0 (root's group): the course user takes the uid, not the group.
     student = default_course_owned_by(STUDENT_UID, 0).up()
-    ids = [line.split() for line in student.exec("python", "-c", JUPYTER_IDS, user="0").stdout.splitlines()]
-    assert ids
-    for uid, gid, groups in ids:
-        assert uid == str(STUDENT_UID)
-        assert gid != "0"
-        assert "0" not in groups.split()
+    processes = jupyter_process_status(student)
+    assert processes
+    for process in processes:
+        assert process["uid"] == STUDENT_UID
+        assert process["gid"] != 0
+        assert 0 not in process["groups"]
     save_notebook(student, "mine.ipynb", "saved")
     assert (student.path / "notebooks" / "mine.ipynb").stat().st_uid == STUDENT_UID
 
