@@ -119,7 +119,7 @@ def main() -> None:
         # Rebuilds start from a warm cache of the image just built.
         build(project, ours_tag)
         results["rebuild, no change"] = summary([build(project, ours_tag) for _ in range(args.runs)])
-        notebook = project / "notebooks" / "00-check-environment.ipynb"
+        notebook = project / "course" / "00-check-environment.ipynb"
         edits = []
         for number in range(args.runs):
             notebook.write_text(notebook.read_text().replace("Check your course environment",

@@ -18,7 +18,8 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 # Where each interface opens a notebook.
-NOTEBOOK_PATH = {"lab": "/lab/tree/00-check-environment.ipynb", "notebook": "/notebooks/00-check-environment.ipynb"}
+NOTEBOOK_PATH = {"lab": "/lab/tree/course/00-check-environment.ipynb",
+                 "notebook": "/notebooks/course/00-check-environment.ipynb"}
 
 
 def chromium_path() -> str:

@@ -42,8 +42,8 @@ ALWAYS = {
     "INSTRUCTORS.md",
     "Makefile", "README.md", "build-requirements.txt", "compose.yaml", "docker/healthcheck.py",
     "docker/install-course-packages.sh", "docker/jupyter_server_config.py", "docker/start-course.sh",
-    "notebooks/00-check-environment.ipynb", "requirements-jupyter.in", "requirements.in", "requirements.txt",
-    "tests/test_image.py",
+    "course/00-check-environment.ipynb", "work/.gitkeep", "requirements-jupyter.in", "requirements.in",
+    "requirements.txt", "tests/test_image.py",
 }
 CI_FILES = {".github/workflows/image.yml"}
 DEVCONTAINER_FILES = {".devcontainer/devcontainer.json"}
@@ -90,7 +90,7 @@ def test_no_template_syntax_is_left(project):
 
 
 def test_no_line_ends_in_spaces_and_no_blank_line_runs(project):
-    for name in files_of(project) - {"notebooks/00-check-environment.ipynb"}:
+    for name in files_of(project) - {"course/00-check-environment.ipynb"}:
         text = (project / name).read_text(encoding="utf-8")
         assert not re.search(r"[ \t]+$", text, re.MULTILINE), name
         # Two blank lines are Python's style; more, or two elsewhere, are template litter.
@@ -109,7 +109,7 @@ def test_yaml_and_json_files_parse(project):
 
 
 def test_notebook_is_valid(project):
-    nbformat.validate(nbformat.read(project / "notebooks/00-check-environment.ipynb", as_version=4))
+    nbformat.validate(nbformat.read(project / "course/00-check-environment.ipynb", as_version=4))
 
 
 def test_dockerfile_passes_hadolint(project):

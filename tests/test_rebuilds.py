@@ -76,11 +76,11 @@ def test_no_change_rebuilds_nothing(course):
 
 
 def test_editing_a_notebook_rebuilds_nothing(course):
-    notebook = course.path / "notebooks" / "00-check-environment.ipynb"
+    notebook = course.path / "course" / "00-check-environment.ipynb"
     content = json.loads(notebook.read_text())
     content["cells"][0]["source"] = "# Edited by the instructor\n"
     notebook.write_text(json.dumps(content))
-    (course.path / "notebooks" / "01-new-lesson.ipynb").write_text(json.dumps(content))
+    (course.path / "course" / "01-new-lesson.ipynb").write_text(json.dumps(content))
     steps = build(course)
     assert all(steps.values()), steps
 

@@ -7,10 +7,12 @@ Each course in BUILT_COURSES is generated, built once, started with
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -23,17 +25,18 @@ pytestmark = pytest.mark.docker
 STUDENT_UID = 1234
 
 
-def chown_notebooks(project, uid: int, gid: int | None = None) -> None:
-    for item in [project / "notebooks", *(project / "notebooks").iterdir()]:
-        subprocess.run(["chown", f"{uid}:{uid if gid is None else gid}", str(item)], check=True)
+def chown_work(project, uid: int, gid: int | None = None) -> None:
+    """Give the student's work folder and its files to a host user, as their own checkout would be."""
+    for item in [project / "work", *(project / "work").rglob("*")]:
+        os.lchown(item, uid, uid if gid is None else gid)
 
 
 @pytest.fixture(scope="module", params=list(BUILT_COURSES), ids=list(BUILT_COURSES))
 def course(request, built_course):
-    """One running course per combination, its notebooks/ owned by STUDENT_UID; shared by the tests."""
+    """One running course per combination, its work/ owned by STUDENT_UID; shared by the tests."""
     running = Course(built_course(request.param))
     running.name = request.param
-    chown_notebooks(running.path, STUDENT_UID)
+    chown_work(running.path, STUDENT_UID)
     try:
         yield running.up()
     finally:
@@ -154,7 +157,7 @@ def test_every_course_package_imports(course):
 def test_smoke_notebook_executes_inside_the_container(course):
     result = course.exec("jupyter", "nbconvert", "--to", "notebook", "--execute", "--output-dir", "/tmp",
                          "/home/" + course.exec("sh", "-c", "echo $NB_USER").stdout.strip()
-                         + "/work/00-check-environment.ipynb", check=False)
+                         + "/course/00-check-environment.ipynb", check=False)
     assert result.returncode == 0, result.stderr
     executed = json.loads(course.exec("cat", "/tmp/00-check-environment.ipynb").stdout)
     outputs = [output for cell in executed["cells"] for output in cell.get("outputs", [])]
@@ -242,29 +245,49 @@ def read_notebook(course: Course, name: str) -> str:
     return response.json()["content"]["cells"][0]["source"]
 
 
-def test_saved_work_lands_in_notebooks_owned_by_the_student(course):
-    save_notebook(course, "my-work.ipynb", "my answers")
-    saved = course.path / "notebooks" / "my-work.ipynb"
+def test_saved_work_lands_in_work_owned_by_the_student(course):
+    save_notebook(course, "work/my-work.ipynb", "my answers")
+    saved = course.path / "work" / "my-work.ipynb"
     assert saved.is_file()
     assert saved.stat().st_uid == STUDENT_UID
     assert "my answers" in saved.read_text()
 
 
-def test_course_notebook_stays_editable_by_the_student(course):
-    save_notebook(course, "00-check-environment.ipynb", "edited by the student")
-    assert read_notebook(course, "00-check-environment.ipynb") == "edited by the student"
-    assert (course.path / "notebooks" / "00-check-environment.ipynb").stat().st_uid == STUDENT_UID
+def test_course_notebooks_are_read_only_for_the_student(course):
+    notebook = course.path / "course" / "00-check-environment.ipynb"
+    before = notebook.read_bytes()
+    listed = course.api("GET", "/api/contents/course/00-check-environment.ipynb", params={"content": "0"})
+    assert listed.json()["writable"] is False
+    notebook_json = {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    refused = course.api("PUT", "/api/contents/course/00-check-environment.ipynb",
+                         json={"type": "notebook", "format": "json", "content": notebook_json})
+    assert refused.status_code >= 400
+    assert notebook.read_bytes() == before
+
+
+def test_a_course_notebook_saved_into_work_is_the_students_to_edit(course):
+    copied = course.api("POST", "/api/contents/work", json={"copy_from": "course/00-check-environment.ipynb"})
+    assert copied.status_code == 201, copied.text
+    name = copied.json()["path"]
+    save_notebook(course, name, "edited by the student")
+    assert read_notebook(course, name) == "edited by the student"
+    assert (course.path / name).stat().st_uid == STUDENT_UID
 
 
 @pytest.fixture
 def default_course_owned_by(built_course, tmp_path):
-    """A fresh checkout of the default course (same image), owned by a chosen host user."""
+    """A fresh checkout of the default course (same image), its work/ owned by a chosen host user."""
     copies: list[Course] = []
 
-    def _checkout(owner_uid: int, owner_gid: int | None = None) -> Course:
-        path = tmp_path / "checkout"
-        shutil.copytree(built_course("default"), path)
-        chown_notebooks(path, owner_uid, owner_gid)
+    def _checkout(owner_uid: int, owner_gid: int | None = None, compose_override: str | None = None) -> Course:
+        path = tmp_path / f"checkout-{len(copies)}"
+        # A fresh clone: work/ holds only .gitkeep, and the student's earlier file.
+        shutil.copytree(built_course("default"), path, ignore=lambda folder, names: [
+            name for name in names if Path(folder).name == "work" and name != ".gitkeep"])
+        (path / "work" / "before.ipynb").write_text("{}")
+        chown_work(path, owner_uid, owner_gid)
+        if compose_override:
+            (path / "compose.override.yaml").write_text(compose_override)
         copies.append(Course(path, project="default-course-checkout"))
         return copies[-1]
     yield _checkout
@@ -272,32 +295,62 @@ def default_course_owned_by(built_course, tmp_path):
         copy.down()
 
 
-def test_host_uid_1000_gets_files_owned_by_uid_1000(default_course_owned_by):
-    student = default_course_owned_by(1000).up()
-    save_notebook(student, "mine.ipynb", "saved")
-    assert (student.path / "notebooks" / "mine.ipynb").stat().st_uid == 1000
+def owners(folder: Path, leave_out: Path) -> dict[str, tuple[int, int]]:
+    """(uid, gid) of every path under folder, leave_out and what is in it excepted."""
+    return {str(path.relative_to(folder)): (path.lstat().st_uid, path.lstat().st_gid)
+            for path in folder.rglob("*") if path != leave_out and leave_out not in path.parents}
 
 
-def test_root_owned_checkout_is_handed_to_the_course_user(default_course_owned_by):
-    # A checkout made as root: Jupyter still runs unprivileged, and can save.
-    student = default_course_owned_by(0).up()
-    save_notebook(student, "as-root.ipynb", "saved")
-    saved = student.path / "notebooks" / "as-root.ipynb"
-    assert saved.stat().st_uid == int(student.course_uid())
-    assert saved.stat().st_uid != 0
+# Host users who start the course: (uid, gid) of their checkout's work/, and the
+# uid Jupyter and the student's new files get. A root checkout on a rootful
+# engine gets the course user: Jupyter never runs as root there.
+HOST_USERS = {
+    "uid-1000": ((1000, 1000), 1000),
+    "uid-1234": ((STUDENT_UID, STUDENT_UID), STUDENT_UID),
+    "macos-like-501-staff": ((501, 20), 501),
+    "group-root": ((STUDENT_UID, 0), STUDENT_UID),
+    "root-checkout": ((0, 0), 1000),
+}
 
 
-def test_a_folder_of_group_root_never_puts_the_course_user_in_group_0(default_course_owned_by):
-    # Files of uid 1234 in group 0 (root's group): the course user takes the uid, not the group.
-    student = default_course_owned_by(STUDENT_UID, 0).up()
+@pytest.mark.parametrize(("owner", "expected_uid"), HOST_USERS.values(), ids=HOST_USERS.keys())
+def test_the_students_files_stay_theirs_whoever_starts_the_course(default_course_owned_by, owner, expected_uid):
+    student = default_course_owned_by(*owner)
+    outside_before = owners(student.path, student.path / "work")
+    student.up()
     processes = jupyter_process_status(student)
     assert processes
     for process in processes:
-        assert process["uid"] == STUDENT_UID
+        assert process["uid"] == expected_uid
         assert process["gid"] != 0
         assert 0 not in process["groups"]
-    save_notebook(student, "mine.ipynb", "saved")
-    assert (student.path / "notebooks" / "mine.ipynb").stat().st_uid == STUDENT_UID
+    assert 0 not in {process["uid"] for process in processes}
+    save_notebook(student, "work/mine.ipynb", "saved")
+    assert (student.path / "work" / "mine.ipynb").stat().st_uid == expected_uid
+    # What was there keeps its owner; nothing outside work/ changes owner.
+    before = student.path / "work" / "before.ipynb"
+    assert (before.stat().st_uid, before.stat().st_gid) == owner
+    assert owners(student.path, student.path / "work") == outside_before
+
+
+def test_starts_and_saves_where_chown_is_refused(default_course_owned_by):
+    # A root-owned folder open to all, on a mount that refuses chown (NFS with root_squash).
+    student = default_course_owned_by(0, 0, "services:\n  jupyter:\n    cap_drop: [CHOWN]\n")
+    (student.path / "work").chmod(0o777)
+    student.up()
+    save_notebook(student, "work/mine.ipynb", "saved")
+    assert (student.path / "work" / "mine.ipynb").read_text().count("saved") == 1
+
+
+def test_an_unwritable_folder_still_starts_and_the_log_says_what_to_do(default_course_owned_by):
+    student = default_course_owned_by(0, 0, "services:\n  jupyter:\n    cap_drop: [CHOWN]\n")
+    (student.path / "work").chmod(0o755)
+    student.up()
+    assert student.api("GET", "/api/status").status_code == 200
+    log = student.compose("logs", "jupyter").stdout
+    warnings = [line for line in log.splitlines() if "Jupyter cannot save in your work folder" in line]
+    assert len(warnings) == 1, log
+    assert 'sudo chown "$(id -u):$(id -g)" work' in warnings[0]
 
 
 def test_nb_user_root_is_refused_before_anything_runs(default_course_owned_by):
@@ -322,10 +375,10 @@ def test_restarted_kernels_leave_no_zombies(course):
 
 
 def test_saved_work_survives_down_and_up(course):
-    save_notebook(course, "kept.ipynb", "still here")
+    save_notebook(course, "work/kept.ipynb", "still here")
     course.compose("down")
     course.up()
-    assert read_notebook(course, "kept.ipynb") == "still here"
+    assert read_notebook(course, "work/kept.ipynb") == "still here"
 
 
 def test_stop_with_a_running_kernel_is_graceful(course):

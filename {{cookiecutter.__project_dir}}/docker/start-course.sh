@@ -1,15 +1,30 @@
 #!/bin/bash
-# Runs the container's command (Jupyter by default) as the course user.
+# Runs the container's command (Jupyter by default) as the owner of the
+# student's work folder, so that everything the student saves is theirs on
+# their own computer, whatever the engine. Nothing of the student's is ever
+# re-owned: the uid follows the files, never the other way round.
 #
-# compose.yaml starts the container as root for one reason: so that this
-# script can give the course user the uid and gid that own the bind-mounted
-# work folder. Files the student creates are then theirs on a Linux host,
-# whatever their uid. Root is dropped for good (no-new-privs) before the
-# command starts; Jupyter and its kernels never run as root.
+# compose.yaml starts the container as root for this choice only; then:
+# - rootful engine (Docker Engine, Docker Desktop): the course user takes the
+#   uid and gid that own the work folder, and root is dropped for good
+#   (no-new-privs). Jupyter and its kernels never run as root there.
+# - rootless engine (rootless Podman or Docker): container uid 0 is the
+#   unprivileged host user who started the course, so a work folder owned by
+#   it belongs to that user. Jupyter then keeps uid 0, the only uid whose files
+#   land as the student's own on the host, but without any capability and with
+#   no-new-privs: it can do no more than the student can on their computer.
+#   Any other uid would write files as a sub-uid the student cannot edit.
+# - a folder owned by root on a rootful engine (a checkout made with sudo):
+#   Jupyter runs as the course user; the folder itself, not its files, is
+#   handed to it when it is not writable. Where that is refused (NFS home
+#   folders, some file-sharing set-ups) Jupyter still starts and the log says
+#   what to do.
 set -euo pipefail
 
 user="${NB_USER:-student}"
 work="/home/${user}/work"
+
+say() { echo "start-course: $*" >&2; }
 
 if [ "$(id -u)" -ne 0 ]; then
     exec "$@"
@@ -18,30 +33,53 @@ fi
 # NB_USER can come from the environment (repo2docker, a hub): it must never
 # name root, or the command below would keep root's rights.
 if [ "$(id -u "$user")" -eq 0 ]; then
-    echo "start-course: NB_USER=$user is root; Jupyter never runs as root: unset NB_USER" >&2
+    say "NB_USER=$user is root; Jupyter never runs as root: unset NB_USER"
     exit 1
 fi
 
-if [ -d "$work" ]; then
-    uid=$(stat -c %u "$work")
-    gid=$(stat -c %g "$work")
-    if [ "$uid" -eq 0 ]; then
-        # A folder owned by root (a checkout made as root): Jupyter must not
-        # run as root, so the course user takes the folder over.
-        echo "start-course: $work belongs to root; giving it to $user" >&2
-        chown -R "$user:$(id -g "$user")" "$work"
-    else
-        # Group 0 is root's: the course user never joins it (the folder's
-        # owner uid is enough to write there).
-        if [ "$gid" -ne 0 ] && [ "$gid" -ne "$(id -g "$user")" ]; then
-            getent group "$gid" >/dev/null || groupadd --gid "$gid" course-files
-            usermod --gid "$gid" "$user"
-        fi
-        if [ "$uid" -ne "$(id -u "$user")" ]; then
-            usermod --non-unique --uid "$uid" "$user"
-        fi
-    fi
+# Container uid 0 is the host's root only with the identity uid map.
+rootless() { [ "$(tr -s ' \t' ' ' </proc/self/uid_map | sed 's/^ //')" != "0 0 4294967295" ]; }
+
+run_as() {  # uid gid command...
+    local uid=$1 gid=$2
+    shift 2
+    export HOME="/home/${user}" USER="$user" LOGNAME="$user"
+    exec setpriv --reuid="$uid" --regid="$gid" --clear-groups --inh-caps=-all --bounding-set=-all \
+        --no-new-privs -- "$@"
+}
+
+writable_by() {  # uid gid folder
+    setpriv --reuid="$1" --regid="$2" --clear-groups -- test -w "$3"
+}
+
+course_uid=$(id -u "$user")
+course_gid=$(id -g "$user")
+if [ ! -d "$work" ]; then
+    run_as "$course_uid" "$course_gid" "$@"
+fi
+uid=$(stat -c %u "$work")
+gid=$(stat -c %g "$work")
+
+if [ "$uid" -eq 0 ] && rootless; then
+    run_as 0 0 "$@"
 fi
 
-export HOME="/home/${user}" USER="$user" LOGNAME="$user"
-exec setpriv --reuid="$user" --regid="$(id -g "$user")" --init-groups --no-new-privs -- "$@"
+if [ "$uid" -eq 0 ]; then
+    if ! writable_by "$course_uid" "$course_gid" "$work"; then
+        if chown "$course_uid:$course_gid" "$work" 2>/dev/null; then
+            say "your work folder belonged to root; it now belongs to the course user (uid $course_uid), its files keep their owner"
+        else
+            say "WARNING: Jupyter cannot save in your work folder: it belongs to root and this computer refuses to change that. In the course folder on your computer run: sudo chown \"\$(id -u):\$(id -g)\" work  (or: chmod 777 work), then restart the course."
+        fi
+    fi
+    run_as "$course_uid" "$course_gid" "$@"
+fi
+
+# Group 0 is root's: the course user never joins it (the folder's owner uid
+# is enough to write there).
+[ "$gid" -ne 0 ] || gid=$course_gid
+# Names for the ids, for the shell prompt and tools that look them up; no
+# file changes owner.
+getent group "$gid" >/dev/null || groupadd --gid "$gid" course-files
+sed -i "s/^${user}:\([^:]*\):[0-9]*:[0-9]*:/${user}:\1:${uid}:${gid}:/" /etc/passwd
+run_as "$uid" "$gid" "$@"
