@@ -1,0 +1,227 @@
+"""The instructor publishes one image; students pull it instead of building, and follow updates.
+
+A local registry (the CNCF distribution registry, Debian's `docker-registry`)
+stands in for ghcr.io or Docker Hub: the course is generated with it as its
+image_registry, published with `make push` and with the CI workflow's own
+build command, then used from fresh clones the way the student README says.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import requests
+import yaml
+
+from tests.conftest import Course, bake, docker, free_port, stop_process
+
+pytestmark = [pytest.mark.docker, pytest.mark.network]
+
+REGISTRY_CONFIG = """\
+version: 0.1
+storage: {{filesystem: {{rootdirectory: {root}}}, delete: {{enabled: true}}}}
+http: {{addr: 127.0.0.1:{port}}}
+"""
+# BuildKit and the classic builder both print these for a build step.
+BUILD_OUTPUT = re.compile(r"^#\d+ \[|Building|=> \[", re.MULTILINE)
+
+
+class Registry:
+    """A registry on 127.0.0.1 that can be stopped and started again with the same content."""
+
+    def __init__(self, folder: Path):
+        if not shutil.which("docker-registry"):
+            pytest.fail("the publishing tests need Debian's docker-registry (apt-get install docker-registry)")
+        self.port = free_port()
+        self.config = folder / "registry.yml"
+        self.config.write_text(REGISTRY_CONFIG.format(root=folder / "data", port=self.port))
+        self.log = folder / "registry.log"
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        with self.log.open("a") as log:
+            self.process = subprocess.Popen(["docker-registry", "serve", str(self.config)], stdout=log,
+                                            stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if requests.get(f"{self.url}/v2/", timeout=2).status_code == 200:
+                    return
+            except requests.ConnectionError:
+                pass
+            assert self.process.poll() is None, self.log.read_text()
+            assert time.monotonic() < deadline, self.log.read_text()
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        if self.process:
+            stop_process(self.process)
+            self.process = None
+
+    def digest(self, repository: str, tag: str) -> str:
+        response = requests.head(f"{self.url}/v2/{repository}/manifests/{tag}", timeout=10, headers={
+            "Accept": "application/vnd.oci.image.manifest.v1+json, "
+                      "application/vnd.docker.distribution.manifest.v2+json"})
+        assert response.status_code == 200, response.status_code
+        return response.headers["Docker-Content-Digest"]
+
+
+def git(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", "-c", "user.name=Course", "-c", "user.email=course@example.edu", *args], cwd=cwd,
+                          check=False, capture_output=True, text=True)
+
+
+def run(*command: str, cwd: Path, timeout: float = 1800) -> subprocess.CompletedProcess:
+    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, f"{' '.join(command)}:\n{result.stdout[-3000:]}{result.stderr[-3000:]}"
+    return result
+
+
+def remove_local_images(image: str) -> None:
+    """Every local image of that repository, tagged or left untagged by a newer build."""
+    ids = set(docker("images", "--quiet", "--filter", f"reference={image}").stdout.split())
+    if ids:
+        docker("image", "rm", "--force", *ids)
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory):
+    running = Registry(tmp_path_factory.mktemp("registry"))
+    running.start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def instructor(registry, tmp_path_factory, python_base):
+    """The instructor's course repository, generated for the local registry and committed."""
+    python_base("3.13")
+    project = bake(tmp_path_factory.mktemp("instructor"),
+                   {"project_slug": "published-course", "image_registry": f"localhost:{registry.port}/teach",
+                    "packages": "six"})
+    assert git("init", "--quiet", "--initial-branch=main", cwd=project).returncode == 0
+    git("add", "--all", cwd=project)
+    assert git("commit", "--quiet", "-m", "Course", cwd=project).returncode == 0
+    image = f"localhost:{registry.port}/teach/published-course"
+    yield project, image
+    remove_local_images(image)
+
+
+@pytest.fixture(scope="module")
+def published(instructor, registry):
+    """`make push`, then the CI workflow's build for this machine's architecture."""
+    project, image = instructor
+    run("make", "push", cwd=project)
+    run(*workflow_publish_command(project, image), cwd=project)
+    return project, image
+
+
+def workflow_publish_command(project: Path, image: str) -> list[str]:
+    """The workflow's build-push step as a buildx command, for this machine's architecture only."""
+    workflow = yaml.safe_load((project / ".github/workflows/image.yml").read_text())
+    step = next(step for step in workflow["jobs"]["publish"]["steps"] if "build-push-action" in step.get("uses", ""))
+    arch = {"x86_64": "amd64", "aarch64": "arm64"}[platform.machine()]
+    assert f"linux/{arch}" in step["with"]["platforms"].split(",")
+    tags = [tag.replace("${{ env.IMAGE }}", image).replace("${{ github.sha }}", "workflow-test")
+            for tag in step["with"]["tags"].splitlines() if tag.strip()]
+    return ["docker", "buildx", "build", "--platform", f"linux/{arch}", *(f"--tag={tag}" for tag in tags),
+            "--push", step["with"]["context"]]
+
+
+@pytest.fixture
+def student(published, tmp_path):
+    """A student's fresh clone on a machine that has never seen the course image."""
+    project, image = published
+    clone = tmp_path / "student"
+    assert git("clone", "--quiet", str(project), str(clone), cwd=tmp_path).returncode == 0
+    remove_local_images(image)
+    course = Course(clone, project="published-course-student")
+    yield course
+    course.down()
+
+
+def test_the_workflow_publishes_latest_and_the_commit_tag(published, registry):
+    _, image = published
+    repository = image.split("/", 1)[1]
+    assert registry.digest(repository, "latest") == registry.digest(repository, "workflow-test")
+
+
+def test_a_students_fresh_clone_pulls_the_published_image_without_building(student, published, registry):
+    _, image = published
+    up = student.compose("up", "--detach")
+    assert not BUILD_OUTPUT.search(up.stdout + up.stderr), up.stdout + up.stderr
+    student.wait_healthy()
+    repo_digests = json.loads(docker("image", "inspect", "--format", "{{json .RepoDigests}}", f"{image}:latest").stdout)
+    assert f"{image}@{registry.digest(image.split('/', 1)[1], 'latest')}" in repo_digests
+    assert student.api("GET", "/api/status").status_code == 200
+
+
+def test_with_the_registry_unreachable_compose_up_builds_and_says_why(student, registry):
+    registry.stop()
+    try:
+        up = student.compose("up", "--detach", timeout=1800)
+    finally:
+        registry.start()
+    output = up.stdout + up.stderr
+    assert re.search(rf"Warning .*127\.0\.0\.1:{registry.port}.*connection refused", output), output
+    assert BUILD_OUTPUT.search(output), output
+    student.wait_healthy()
+
+
+def readme_update_commands(project: Path) -> list[str]:
+    """The commands of the student README's Update section, comments left out."""
+    readme = (project / "README.md").read_text()
+    block = re.search(r"^## Update\n.*?```sh\n(.*?)```", readme, re.MULTILINE | re.DOTALL).group(1)
+    return [line.split("#")[0].strip() for line in block.splitlines() if line.split("#")[0].strip()]
+
+
+def save_work(course: Course, path: str, text: str) -> None:
+    notebook = {"cells": [{"cell_type": "markdown", "metadata": {}, "source": text}],
+                "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    response = course.api("PUT", f"/api/contents/{path}",
+                          json={"type": "notebook", "format": "json", "content": notebook})
+    assert response.status_code in (200, 201), response.text
+
+
+def test_a_mid_semester_update_reaches_the_student_and_leaves_their_work_alone(published, registry, student):
+    project, image = published
+    # The student has been working: a notebook of their own in work/.
+    student.up()
+    save_work(student, "work/my-notes.ipynb", "my notes from week 3")
+    notes = student.path / "work" / "my-notes.ipynb"
+    notes_before, owner_before = notes.read_bytes(), (notes.stat().st_uid, notes.stat().st_gid)
+    # The instructor adds a package and a lesson, re-locks, publishes and commits.
+    with (project / "requirements.in").open("a") as requirements:
+        requirements.write("tabulate\n")
+    run("make", "lock", cwd=project)
+    lesson = json.loads((project / "course/00-check-environment.ipynb").read_text())
+    lesson["cells"] = [{"cell_type": "markdown", "metadata": {}, "source": "# Week 4"}]
+    (project / "course/01-week-4.ipynb").write_text(json.dumps(lesson))
+    run("make", "push", cwd=project)
+    git("add", "--all", cwd=project)
+    assert git("commit", "--quiet", "-m", "Week 4", cwd=project).returncode == 0
+    # The student runs exactly what their README says, with the course in the background.
+    commands = readme_update_commands(student.path)
+    assert commands == ["git pull", "docker compose pull", "docker compose up"]
+    pulled = git("pull", cwd=student.path)
+    assert pulled.returncode == 0, pulled.stdout + pulled.stderr
+    assert not re.search(r"conflict|would be overwritten", pulled.stdout + pulled.stderr, re.IGNORECASE)
+    student.compose("pull")
+    up = student.compose("up", "--detach")
+    assert not BUILD_OUTPUT.search(up.stdout + up.stderr), up.stdout + up.stderr
+    student.wait_healthy()
+    assert student.exec("python", "-c", "import tabulate").returncode == 0
+    assert student.api("GET", "/api/contents/course/01-week-4.ipynb").status_code == 200
+    assert notes.read_bytes() == notes_before
+    assert (notes.stat().st_uid, notes.stat().st_gid) == owner_before
