@@ -1,0 +1,192 @@
+"""A student on rootless Podman: an ordinary user, their own engine, `docker compose` against it.
+
+The course image is loaded once into that user's Podman; their Podman API
+socket is started the way `systemctl --user start podman.socket` would, and
+`docker compose` talks to it through DOCKER_HOST, as the student README says.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import Course, image_of, stop_process
+
+pytestmark = pytest.mark.docker
+
+# The ordinary user .ci/rootless-podman creates, with sub-uids for Podman.
+PODMAN_USER = os.environ.get("JUPYTER_COURSE_PODMAN_USER", "learner")
+# uid, gid, no-new-privs and effective capabilities of each Jupyter process, from /proc.
+JUPYTER_PROCESSES = """
+import os, pathlib
+for proc in pathlib.Path("/proc").glob("[0-9]*"):
+    if proc.name == str(os.getpid()):
+        continue
+    try:
+        command = (proc / "cmdline").read_bytes().replace(b"\\0", b" ").decode()
+        status = dict(line.split(":", 1) for line in (proc / "status").read_text().splitlines())
+    except OSError:
+        continue
+    if "jupyter" in command and not command.startswith("tini"):
+        print(status["Uid"].split()[0], status["NoNewPrivs"].strip(), status["CapEff"].strip())
+"""
+
+
+@pytest.fixture(scope="session")
+def learner() -> pwd.struct_passwd:
+    if not shutil.which("podman"):
+        pytest.fail("the Podman tests need podman, uidmap, slirp4netns (bash .ci/rootless-podman)")
+    try:
+        return pwd.getpwnam(PODMAN_USER)
+    except KeyError:
+        pytest.fail(f"the Podman tests need an ordinary user {PODMAN_USER!r} with sub-uids (bash .ci/rootless-podman)")
+
+
+def as_learner(learner, *command: str, timeout: float = 300, **kwargs):
+    env = {"HOME": learner.pw_dir, "USER": learner.pw_name, "LOGNAME": learner.pw_name, "PATH": os.environ["PATH"]}
+    return subprocess.run(command, user=learner.pw_uid, group=learner.pw_gid, extra_groups=[], env=env,
+                          cwd=learner.pw_dir, capture_output=True, text=True, timeout=timeout, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def learner_folder(learner) -> Path:
+    """A folder of the learner's own for the tests' files (the test runner's are closed to them)."""
+    folder = Path(learner.pw_dir) / "course-tests"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir()
+    os.chown(folder, learner.pw_uid, learner.pw_gid)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def podman_image(learner, learner_folder, built_course) -> str:
+    """The default course image, loaded once into the learner's own Podman."""
+    image = image_of(built_course("default"))
+    archive = learner_folder / "image.tar"
+    subprocess.run(["docker", "save", "--output", str(archive), image], check=True, timeout=600)
+    archive.chmod(0o644)
+    loaded = as_learner(learner, "podman", "load", "--quiet", "--input", str(archive), timeout=1200)
+    assert loaded.returncode == 0, loaded.stderr
+    archive.unlink()
+    yield image
+    as_learner(learner, "podman", "rmi", "--force", image)
+
+
+@pytest.fixture(scope="session")
+def podman_socket(learner, learner_folder) -> str:
+    """The learner's Podman API socket, what `systemctl --user start podman.socket` serves."""
+    socket = learner_folder / "podman.sock"
+    env = {"HOME": learner.pw_dir, "USER": learner.pw_name, "PATH": os.environ["PATH"]}
+    service = subprocess.Popen(["podman", "system", "service", "--time=0", f"unix://{socket}"], user=learner.pw_uid,
+                               group=learner.pw_gid, extra_groups=[], env=env, cwd=learner.pw_dir,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not socket.exists():
+        assert service.poll() is None, "podman system service stopped"
+        assert time.monotonic() < deadline, "the Podman socket did not appear"
+        time.sleep(0.2)
+    yield f"unix://{socket}"
+    stop_process(service)
+
+
+def owners(folder: Path, leave_out: Path) -> dict[str, tuple[int, int]]:
+    return {str(path.relative_to(folder)): (path.lstat().st_uid, path.lstat().st_gid)
+            for path in folder.rglob("*") if path != leave_out and leave_out not in path.parents}
+
+
+@pytest.fixture(scope="module")
+def podman_course(learner, learner_folder, podman_image, podman_socket, built_course):
+    """The learner's own checkout, started with `docker compose up` against their Podman."""
+    checkout = learner_folder / "course"
+    shutil.copytree(built_course("default"), checkout, ignore=lambda folder, names: [
+        name for name in names if Path(folder).name == "work" and name != ".gitkeep"])
+    (checkout / "work" / "before.ipynb").write_text("{}")
+    for path in [checkout, *checkout.rglob("*")]:
+        os.lchown(path, learner.pw_uid, learner.pw_gid)
+    course = Course(checkout, project="podman-course", env={"DOCKER_HOST": podman_socket})
+    course.outside_work = owners(checkout, checkout / "work")
+    course.compose("up", "--detach", timeout=600)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if course.api("GET", "/api/status").status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert time.monotonic() < deadline, course.compose("logs", check=False).stdout
+            time.sleep(0.5)
+        yield course
+    finally:
+        course.down()
+        shutil.rmtree(checkout, ignore_errors=True)
+
+
+def podman_docker(course: Course, *args: str) -> str:
+    """A docker CLI command against the learner's Podman."""
+    return subprocess.run(["docker", *args], env={**os.environ, **course.env}, check=True, capture_output=True,
+                          text=True, timeout=300).stdout
+
+
+def test_jupyter_requires_the_token_under_podman(podman_course):
+    assert podman_course.api("GET", "/api/status").status_code == 200
+    assert podman_course.api("GET", "/api/contents", token=None).status_code == 403
+
+
+def test_a_saved_notebook_belongs_to_the_student_on_their_computer(podman_course, learner):
+    notebook = {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    saved = podman_course.api("PUT", "/api/contents/work/mine.ipynb",
+                              json={"type": "notebook", "format": "json", "content": notebook})
+    assert saved.status_code == 201, saved.text
+    path = podman_course.path / "work" / "mine.ipynb"
+    assert (path.stat().st_uid, path.stat().st_gid) == (learner.pw_uid, learner.pw_gid)
+    before = podman_course.path / "work" / "before.ipynb"
+    assert (before.stat().st_uid, before.stat().st_gid) == (learner.pw_uid, learner.pw_gid)
+    assert owners(podman_course.path, podman_course.path / "work") == podman_course.outside_work
+
+
+def test_jupyter_is_the_student_without_any_capability(podman_course):
+    # Container uid 0 is the learner on the host; it keeps no capability and cannot gain one.
+    container = course_container(podman_course)
+    rows = podman_docker(podman_course, "exec", container, "python", "-c", JUPYTER_PROCESSES).splitlines()
+    assert rows
+    for uid, no_new_privs, capabilities in (row.split() for row in rows):
+        assert uid == "0"
+        assert no_new_privs == "1"
+        assert int(capabilities, 16) == 0
+
+
+def course_container(course: Course) -> str:
+    return podman_docker(course, "compose", "--project-name", "podman-course", "ps", "--all", "--quiet",
+                         "jupyter").strip()
+
+
+def test_the_port_is_published_on_localhost_only_under_podman(podman_course):
+    container = course_container(podman_course)
+    ports = json.loads(podman_docker(podman_course, "inspect", "--format", "{{json .NetworkSettings.Ports}}",
+                                     container))
+    bindings = [binding for published in ports.values() if published for binding in published]
+    assert bindings == [{"HostIp": "127.0.0.1", "HostPort": str(podman_course.port)}]
+
+
+def test_sudo_is_absent_under_podman(podman_course):
+    absent = subprocess.run(["docker", "exec", course_container(podman_course), "sh", "-c", "command -v sudo"],
+                            env={**os.environ, **podman_course.env}, capture_output=True, timeout=60)
+    assert absent.returncode != 0
+
+
+def test_stop_is_graceful_under_podman(podman_course):
+    # Last: it stops the shared course. Shut down on SIGTERM, not killed at the deadline (137).
+    podman_course.compose("stop")
+    state = json.loads(podman_docker(podman_course, "inspect", "--format", "{{json .State}}",
+                                     course_container(podman_course)))
+    assert state["ExitCode"] == 0, state
