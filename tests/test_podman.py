@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import pwd
+import re
 import shutil
 import subprocess
 import time
@@ -190,3 +191,13 @@ def test_stop_is_graceful_under_podman(podman_course):
     state = json.loads(podman_docker(podman_course, "inspect", "--format", "{{json .State}}",
                                      course_container(podman_course)))
     assert state["ExitCode"] == 0, state
+
+
+def test_the_readme_tells_podman_users_what_these_tests_do(bake_static):
+    readme = (bake_static({}) / "README.md").read_text()
+    block = re.search(r"^### With Podman.*?```sh\n(.*?)```", readme, re.MULTILINE | re.DOTALL)
+    assert block, "the student README has no Podman section"
+    commands = [line.split("#")[0].strip() for line in block.group(1).splitlines()]
+    # The socket the tests start by hand is the one this service serves; compose talks to it the same way.
+    assert commands == ["systemctl --user enable --now podman.socket",
+                        'export DOCKER_HOST="unix://$XDG_RUNTIME_DIR/podman/podman.sock"', "docker compose up"]
