@@ -1,0 +1,63 @@
+"""A department's defaults: a cookiecutter config file with default_context, and replaying earlier answers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+from cookiecutter.main import cookiecutter
+
+from tests.conftest import SKIP_LOCK, TEMPLATE
+
+DEPARTMENT = {
+    "instructor_email": "teaching@cs.example.edu",
+    "image_registry": "registry.cs.example.edu:5000/courses",
+    "python_version": "3.12",
+    "packages": "numpy scipy sympy",
+}
+
+
+def bake_with(tmp_path: Path, monkeypatch, **options) -> Path:
+    for key, value in SKIP_LOCK.items():
+        monkeypatch.setenv(key, value)
+    return Path(cookiecutter(str(TEMPLATE), output_dir=str(tmp_path / "out"), **options))
+
+
+def department_config(tmp_path: Path) -> Path:
+    """The file a department hands its instructors (README.md shows it)."""
+    config = tmp_path / "department.yaml"
+    config.write_text(yaml.safe_dump({
+        "default_context": DEPARTMENT,
+        "cookiecutters_dir": str(tmp_path / "cookiecutters"),
+        "replay_dir": str(tmp_path / "replay"),
+    }))
+    return config
+
+
+def assert_department_answers_landed(project: Path) -> None:
+    slug = project.name
+    compose = yaml.safe_load((project / "compose.yaml").read_text())
+    assert compose["services"]["jupyter"]["image"] == f"{DEPARTMENT['image_registry']}/{slug}:latest"
+    assert "ARG BASE_IMAGE=python:3.12-slim\n" in (project / "Dockerfile").read_text()
+    assert (project / "requirements.in").read_text().splitlines()[-3:] == ["numpy", "scipy", "sympy"]
+    assert DEPARTMENT["instructor_email"] in (project / "README.md").read_text()
+    recorded = json.loads((project / ".cookiecutter.json").read_text())
+    assert {key: recorded[key] for key in DEPARTMENT} == DEPARTMENT
+
+
+def test_a_department_config_file_sets_the_defaults_of_every_course(tmp_path, monkeypatch):
+    project = bake_with(tmp_path, monkeypatch, no_input=True, config_file=str(department_config(tmp_path)),
+                        extra_context={"course_name": "Numerical Methods"})
+    assert project.name == "numerical-methods"
+    assert_department_answers_landed(project)
+
+
+def test_replaying_last_years_answers_makes_the_same_course(tmp_path, monkeypatch):
+    config = department_config(tmp_path)
+    first = bake_with(tmp_path / "2026", monkeypatch, no_input=True, config_file=str(config),
+                      extra_context={"course_name": "Numerical Methods"})
+    replayed = bake_with(tmp_path / "2027", monkeypatch, replay=True, config_file=str(config))
+    assert replayed.name == first.name
+    assert_department_answers_landed(replayed)
+    assert (replayed / ".cookiecutter.json").read_text() == (first / ".cookiecutter.json").read_text()
