@@ -14,11 +14,17 @@ from pathlib import Path
 import pytest
 import requests
 from cookiecutter.main import cookiecutter
+from slugify import slugify
 
 from tests.base_images import ensure_python_base
 
 TEMPLATE = Path(__file__).resolve().parents[1]
 DEFAULTS = json.loads((TEMPLATE / "cookiecutter.json").read_text())
+# The answers --no-input gives, as a fork's cookiecutter.json sets them: tests
+# take their expectations from here, never from copies of today's defaults.
+DEFAULT_ANSWERS = {key: (value[0] if isinstance(value, list) else value) for key, value in DEFAULTS.items()
+                   if not key.startswith("_") and key != "project_slug"}
+DEFAULT_SLUG = slugify(DEFAULTS["course_name"])
 SKIP_LOCK = {"JUPYTER_COURSE_SKIP_LOCK": "1"}
 
 
@@ -149,8 +155,8 @@ BUILD_SECONDS: list[float] = []
 
 
 def answers_for(name: str) -> dict:
-    """The answers of a built course; each gets its own slug, so its own image and compose project."""
-    answers = dict(BUILT_COURSES[name])
+    """The answers of a built course, defaults included; each gets its own slug, so its own image and project."""
+    answers = {**DEFAULT_ANSWERS, **BUILT_COURSES[name]}
     if name != "default":
         answers["project_slug"] = f"course-{name.replace('.', '')}"
     return answers
@@ -169,7 +175,7 @@ def built_course(tmp_path_factory, python_base):
     def _build(name: str) -> Path:
         if name not in built:
             answers = answers_for(name)
-            base = python_base(answers.get("python_version", DEFAULTS["python_version"][0]))
+            base = python_base(answers["python_version"])
             if answers.get("base_image") == "custom":
                 docker("tag", base, answers["custom_base_image"])
                 extra_tags.append(answers["custom_base_image"])

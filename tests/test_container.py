@@ -8,7 +8,7 @@ import secrets
 import pytest
 import requests
 
-from tests.conftest import Course, bake, free_port
+from tests.conftest import DEFAULT_ANSWERS, Course, bake, free_port
 
 pytestmark = pytest.mark.docker
 
@@ -50,7 +50,7 @@ def test_project_generated_offline_still_builds_and_runs(tmp_path, python_base):
                    {"UV_DEFAULT_INDEX": "http://127.0.0.1:9/simple", "UV_HTTP_RETRIES": "0",
                     "PIP_INDEX_URL": "http://127.0.0.1:9/simple"})
     assert (project / "requirements.txt").read_text().startswith("# NOT PINNED YET")
-    python_base("3.13")
+    python_base(DEFAULT_ANSWERS["python_version"])
     course = Course(project, free_port(), token=secrets.token_hex(8))
     try:
         course.compose("build", timeout=1800)

@@ -15,7 +15,8 @@ import nbformat
 import pytest
 import yaml
 
-from tests.conftest import DEFAULTS, docker, requirement_lines
+from hooks.pre_gen_project import split_requirements
+from tests.conftest import DEFAULT_ANSWERS, DEFAULT_SLUG, DEFAULTS, docker, requirement_lines
 
 # Options that interact (base image x Python version) are multiplied; the
 # independent ones are rotated through them so each value is baked once.
@@ -41,7 +42,8 @@ ALWAYS = {
     ".cookiecutter.json", ".dockerignore", ".env.example", ".gitattributes", ".gitignore", "Dockerfile",
     "INSTRUCTORS.md",
     "Makefile", "README.md", "build-requirements.txt", "compose.yaml", "docker/healthcheck.py",
-    "docker/install-course-packages.sh", "docker/jupyter_server_config.py", "docker/start-course.sh",
+    "docker/install-course-packages.sh", "docker/jupyter_server_config.py", "docker/jupyterlab-overrides.json",
+    "docker/start-course.sh",
     "course/00-check-environment.ipynb", "work/.gitkeep", "requirements-jupyter.in", "requirements.in",
     "requirements.txt", "tests/test_image.py",
 }
@@ -192,7 +194,7 @@ def test_requirements_include_jupyter_and_the_course_packages(project):
     answers = answers_of(project)
     hub = ["jupyterhub>=6,<7"] if answers["jupyterhub"] else []
     assert requirement_lines((project / "requirements.in").read_text()) == [
-        "-r requirements-jupyter.in", "numpy", "pandas", "matplotlib"]
+        "-r requirements-jupyter.in", *split_requirements(DEFAULT_ANSWERS["packages"])]
     assert requirement_lines((project / "requirements-jupyter.in").read_text()) == [
         "jupyterlab", "notebook", "ipykernel", *hub, "pytest", "rfc3987"]
 
@@ -246,7 +248,7 @@ def test_readme_generate_command_makes_the_default_project(tmp_path):
     # Run as written, with this Python in place of python3 and without pinning.
     subprocess.run([sys.executable, *shlex.split(command)[1:]], cwd=checkout, check=True,
                    env={**os.environ, "JUPYTER_COURSE_SKIP_LOCK": "1"})
-    assert (checkout / "introduction-to-data-science" / "compose.yaml").is_file()
+    assert (checkout / DEFAULT_SLUG / "compose.yaml").is_file()
 
 
 @pytest.mark.parametrize("combination", ["default", "py3.12-scipy-notebook-gpu-no-devcontainer"])

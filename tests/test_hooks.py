@@ -10,14 +10,12 @@ import pytest
 
 from hooks import post_gen_project as post
 from hooks import pre_gen_project as pre
-from tests.conftest import DEFAULTS, requirement_lines
+from tests.conftest import DEFAULT_ANSWERS, DEFAULT_SLUG, DEFAULTS, requirement_lines
 
 
 def default_answers(**changes) -> dict:
     """The default answers as the hooks receive them: public ones, then the derived private ones."""
-    answers = {key: (value[0] if isinstance(value, list) else value)
-               for key, value in DEFAULTS.items() if not key.startswith("_")}
-    answers["project_slug"] = "introduction-to-data-science"
+    answers = {**DEFAULT_ANSWERS, "project_slug": DEFAULT_SLUG}
     answers["_jupyterhub_version"] = DEFAULTS["_jupyterhub_version"]
     answers.update({key: value for key, value in changes.items() if not key.startswith("__")})
     answers.update(pre.derived_answers(answers))

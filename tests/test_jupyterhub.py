@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import docker, free_port, stop_process
+from tests.conftest import DEFAULTS, docker, free_port, stop_process
 
 pytestmark = pytest.mark.docker
 
@@ -141,7 +141,7 @@ def test_each_server_runs_the_course_image_as_the_course_user(hub, tokens):
     for user in STUDENTS:
         container = f"{hub.slug}-{user}"
         assert docker("inspect", "--format", "{{.Config.Image}}", container).stdout.strip() == (
-            f"ghcr.io/your-org/{hub.slug}:latest")
+            f"{DEFAULTS['image_registry']}/{hub.slug}:latest")
         assert docker("exec", container, "id", "-u").stdout.strip() == "1000"
 
 

@@ -10,14 +10,14 @@ import time
 import pytest
 import requests
 
-from tests.conftest import bake, docker, free_port, stop_process
+from tests.conftest import DEFAULT_ANSWERS, bake, docker, free_port, stop_process
 
 pytestmark = pytest.mark.docker
 
 
 @pytest.fixture(scope="module")
 def launcher_course(tmp_path_factory, python_base):
-    python_base("3.13")
+    python_base(DEFAULT_ANSWERS["python_version"])
     return bake(tmp_path_factory.mktemp("launchers"), {"project_slug": "launcher-course", "packages": "six"})
 
 
@@ -68,7 +68,7 @@ def test_dev_container_cli_brings_up_the_course_and_imports_its_packages(launche
              "import getpass, jupyterlab, six, sys; print(getpass.getuser(), '%d.%d' % sys.version_info[:2])"],
             capture_output=True, text=True, timeout=300)
         assert result.returncode == 0, result.stdout + result.stderr
-        assert result.stdout.split()[-2:] == ["student", "3.13"]
+        assert result.stdout.split()[-2:] == ["student", DEFAULT_ANSWERS["python_version"]]
     finally:
         containers = docker("ps", "--all", "--quiet", "--filter", f"label=devcontainer.local_folder={folder}").stdout
         images = {docker("inspect", "--format", "{{.Config.Image}}", c).stdout.strip() for c in containers.split()}

@@ -11,7 +11,7 @@ from cookiecutter.exceptions import FailedHookException
 from packaging.markers import Marker
 from packaging.version import Version
 
-from tests.conftest import TEMPLATE, bake
+from tests.conftest import DEFAULT_SLUG, TEMPLATE, bake
 
 pytestmark = pytest.mark.network
 
@@ -107,5 +107,5 @@ def test_generation_fetches_uv_when_it_is_not_installed(tmp_path):
                              "--output-dir", str(tmp_path / "out")], env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "uv is not installed: fetching it from PyPI" in result.stdout
-    requirements = (tmp_path / "out" / "introduction-to-data-science" / "requirements.txt").read_text()
+    requirements = (tmp_path / "out" / DEFAULT_SLUG / "requirements.txt").read_text()
     assert "--hash=sha256:" in requirements

@@ -20,7 +20,7 @@ import pytest
 import requests
 import yaml
 
-from tests.conftest import Course, bake, docker, free_port, stop_process
+from tests.conftest import DEFAULT_ANSWERS, Course, bake, docker, free_port, stop_process
 
 pytestmark = [pytest.mark.docker, pytest.mark.network]
 
@@ -106,7 +106,7 @@ def registry(tmp_path_factory):
 @pytest.fixture(scope="module")
 def instructor(registry, tmp_path_factory, python_base):
     """The instructor's course repository, generated for the local registry and committed."""
-    python_base("3.13")
+    python_base(DEFAULT_ANSWERS["python_version"])
     project = bake(tmp_path_factory.mktemp("instructor"),
                    {"project_slug": "published-course", "image_registry": f"localhost:{registry.port}/teach",
                     "packages": "six"})

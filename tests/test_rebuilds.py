@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from tests.conftest import Course, bake, image_of
+from tests.conftest import DEFAULT_ANSWERS, Course, bake, image_of
 
 pytestmark = pytest.mark.docker
 
@@ -59,7 +59,7 @@ def lock(course: Course) -> None:
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory, python_base):
-    python_base("3.13")
+    python_base(DEFAULT_ANSWERS["python_version"])
     project = bake(tmp_path_factory.mktemp("rebuild"), {"project_slug": "rebuild-course", "packages": "six"})
     course = Course(project)
     # Brings the build cache's environment back to this course's packages.

@@ -138,7 +138,7 @@ def test_server_was_not_started_with_allow_root(course):
 # 3. The right environment ------------------------------------------------------
 
 def test_python_is_the_chosen_version(course):
-    expected = answers_for(course.name).get("python_version", "3.13")
+    expected = answers_for(course.name)["python_version"]
     version = course.exec("python", "-c", "import sys; print('%d.%d' % sys.version_info[:2])").stdout
     assert version.strip() == expected
 
@@ -149,7 +149,7 @@ def test_every_course_package_imports(course):
     result = course.exec("python", "-m", "pytest", "-p", "no:cacheprovider", "-v", "-k", "imports",
                          "/tmp/course-tests", check=False)
     assert result.returncode == 0, result.stdout + result.stderr
-    packages = re.split(r"[\s,]+", answers_for(course.name).get("packages", "numpy, pandas, matplotlib"))
+    packages = re.split(r"[\s,]+", answers_for(course.name)["packages"])
     for package in packages:
         assert f"test_package_imports[{package}] PASSED" in result.stdout
 
@@ -162,7 +162,7 @@ def test_smoke_notebook_executes_inside_the_container(course):
     executed = json.loads(course.exec("cat", "/tmp/00-check-environment.ipynb").stdout)
     outputs = [output for cell in executed["cells"] for output in cell.get("outputs", [])]
     assert not [output for output in outputs if output["output_type"] == "error"]
-    if "matplotlib" in answers_for(course.name).get("packages", "matplotlib"):
+    if "matplotlib" in answers_for(course.name)["packages"]:
         assert any("image/png" in output.get("data", {}) for output in outputs)
 
 
@@ -212,7 +212,7 @@ def test_jupyter_starts_without_warnings(course):
 
 
 def test_system_packages_are_installed(course):
-    apt = answers_for(course.name).get("apt_packages", "")
+    apt = answers_for(course.name)["apt_packages"]
     if "graphviz" not in apt:
         assert course.exec("sh", "-c", "command -v dot", check=False).returncode != 0
     else:
@@ -224,9 +224,9 @@ def test_image_records_its_base_and_course(course):
     labels = json.loads(docker("inspect", "--format", "{{json .Config.Labels}}",
                                course.compose("images", "--quiet").stdout.split()[0]).stdout)
     answers = answers_for(course.name)
-    base = answers.get("custom_base_image") or f"python:{answers.get('python_version', '3.13')}-slim"
+    base = answers["custom_base_image"] or f"python:{answers['python_version']}-slim"
     assert labels["org.opencontainers.image.base.name"] == base
-    assert labels["org.opencontainers.image.title"] == "Introduction to Data Science"
+    assert labels["org.opencontainers.image.title"] == answers["course_name"]
 
 
 # 4. The student's work is safe -------------------------------------------------
