@@ -145,7 +145,7 @@ def test_jupyter_requires_the_token_under_podman(podman_course):
 
 def test_a_saved_notebook_belongs_to_the_student_on_their_computer(podman_course, learner):
     notebook = {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
-    saved = podman_course.api("PUT", "/api/contents/work/mine.ipynb",
+    saved = podman_course.api("PUT", "/api/contents/mine.ipynb",
                               json={"type": "notebook", "format": "json", "content": notebook})
     assert saved.status_code == 201, saved.text
     path = podman_course.path / "work" / "mine.ipynb"

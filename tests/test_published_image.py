@@ -198,7 +198,7 @@ def test_a_mid_semester_update_reaches_the_student_and_leaves_their_work_alone(p
     project, image = published
     # The student has been working: a notebook of their own in work/.
     student.up()
-    save_work(student, "work/my-notes.ipynb", "my notes from week 3")
+    save_work(student, "my-notes.ipynb", "my notes from week 3")
     notes = student.path / "work" / "my-notes.ipynb"
     notes_before, owner_before = notes.read_bytes(), (notes.stat().st_uid, notes.stat().st_gid)
     # The instructor adds a package and a lesson, re-locks, publishes and commits.

@@ -157,7 +157,7 @@ def test_every_course_package_imports(course):
 def test_smoke_notebook_executes_inside_the_container(course):
     result = course.exec("jupyter", "nbconvert", "--to", "notebook", "--execute", "--output-dir", "/tmp",
                          "/home/" + course.exec("sh", "-c", "echo $NB_USER").stdout.strip()
-                         + "/course/00-check-environment.ipynb", check=False)
+                         + "/work/course/00-check-environment.ipynb", check=False)
     assert result.returncode == 0, result.stderr
     executed = json.loads(course.exec("cat", "/tmp/00-check-environment.ipynb").stdout)
     outputs = [output for cell in executed["cells"] for output in cell.get("outputs", [])]
@@ -246,7 +246,7 @@ def read_notebook(course: Course, name: str) -> str:
 
 
 def test_saved_work_lands_in_work_owned_by_the_student(course):
-    save_notebook(course, "work/my-work.ipynb", "my answers")
+    save_notebook(course, "my-work.ipynb", "my answers")
     saved = course.path / "work" / "my-work.ipynb"
     assert saved.is_file()
     assert saved.stat().st_uid == STUDENT_UID
@@ -265,13 +265,13 @@ def test_course_notebooks_are_read_only_for_the_student(course):
     assert notebook.read_bytes() == before
 
 
-def test_a_course_notebook_saved_into_work_is_the_students_to_edit(course):
-    copied = course.api("POST", "/api/contents/work", json={"copy_from": "course/00-check-environment.ipynb"})
+def test_a_course_notebook_copied_out_of_course_is_the_students_to_edit(course):
+    copied = course.api("POST", "/api/contents", json={"copy_from": "course/00-check-environment.ipynb"})
     assert copied.status_code == 201, copied.text
     name = copied.json()["path"]
     save_notebook(course, name, "edited by the student")
     assert read_notebook(course, name) == "edited by the student"
-    assert (course.path / name).stat().st_uid == STUDENT_UID
+    assert (course.path / "work" / name).stat().st_uid == STUDENT_UID
 
 
 @pytest.fixture
@@ -325,7 +325,7 @@ def test_the_students_files_stay_theirs_whoever_starts_the_course(default_course
         assert process["gid"] != 0
         assert 0 not in process["groups"]
     assert 0 not in {process["uid"] for process in processes}
-    save_notebook(student, "work/mine.ipynb", "saved")
+    save_notebook(student, "mine.ipynb", "saved")
     assert (student.path / "work" / "mine.ipynb").stat().st_uid == expected_uid
     # What was there keeps its owner; nothing outside work/ changes owner.
     before = student.path / "work" / "before.ipynb"
@@ -338,7 +338,7 @@ def test_starts_and_saves_where_chown_is_refused(default_course_owned_by):
     student = default_course_owned_by(0, 0, "services:\n  jupyter:\n    cap_drop: [CHOWN]\n")
     (student.path / "work").chmod(0o777)
     student.up()
-    save_notebook(student, "work/mine.ipynb", "saved")
+    save_notebook(student, "mine.ipynb", "saved")
     assert (student.path / "work" / "mine.ipynb").read_text().count("saved") == 1
 
 
@@ -375,10 +375,10 @@ def test_restarted_kernels_leave_no_zombies(course):
 
 
 def test_saved_work_survives_down_and_up(course):
-    save_notebook(course, "work/kept.ipynb", "still here")
+    save_notebook(course, "kept.ipynb", "still here")
     course.compose("down")
     course.up()
-    assert read_notebook(course, "work/kept.ipynb") == "still here"
+    assert read_notebook(course, "kept.ipynb") == "still here"
 
 
 def test_stop_with_a_running_kernel_is_graceful(course):

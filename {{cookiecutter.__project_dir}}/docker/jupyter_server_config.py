@@ -5,9 +5,9 @@ import os
 c = get_config()  # noqa: F821 - provided by Jupyter when it loads this file
 
 c.ServerApp.open_browser = False
-# The home folder shows course/ (the course's notebooks, read-only) and work/
-# (the student's own folder).
-c.ServerApp.root_dir = os.path.expanduser("~")
+# The student's own folder: everything created in Jupyter is saved there. The
+# course's notebooks appear in it as course/, read-only (compose.yaml).
+c.ServerApp.root_dir = os.path.expanduser("~/work")
 
 
 def uid_0_is_an_ordinary_user() -> bool:

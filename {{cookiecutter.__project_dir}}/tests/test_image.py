@@ -13,7 +13,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 REQUIREMENTS = Path("/opt/course/requirements.in")
-NOTEBOOKS = Path.home() / "course"
+NOTEBOOKS = Path.home() / "work" / "course"
 
 
 def course_packages() -> list[str]:
