@@ -68,6 +68,14 @@ def test_student_opens_the_link_and_runs_the_smoke_notebook(built, interface, bu
         page.keyboard.press("Shift+Enter")
         output = first_code_cell.locator(".jp-OutputArea-output")
         expect(output.first).to_contain_text("Python 3.", timeout=90_000)
+        # A classroom image asks nothing: no news prompt, no update notice.
+        for prompt in ("official Jupyter news", "newer version"):
+            assert page.get_by_text(prompt).count() == 0, prompt
+        if interface == "lab":
+            # overrides.json becomes the settings' defaults.
+            schema = course.api("GET", "/lab/api/settings/@jupyterlab/apputils-extension:notification").json()["schema"]
+            assert schema["properties"]["checkForUpdates"]["default"] is False
+            assert schema["properties"]["fetchNews"]["default"] == "false"
     except Exception:
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
