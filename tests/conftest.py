@@ -122,6 +122,45 @@ def requirement_lines(text: str) -> list[str]:
     return [line for line in text.splitlines() if line and not line.startswith("#")]
 
 
+def wait_for_url(url: str, *, timeout: float, process: subprocess.Popen | None = None,
+                 explain=lambda: "") -> None:
+    """Poll url until it answers 200; fail with explain() if process stops or time runs out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if requests.get(url, timeout=5).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        assert process is None or process.poll() is None, explain()
+        assert time.monotonic() < deadline, f"{url} did not answer in {timeout}s. {explain()}"
+        time.sleep(0.2)
+
+
+# Each Jupyter process (server and kernels, not tini), from /proc inside the
+# container: "uid gid no-new-privs effective-capabilities groups...".
+JUPYTER_PROCESSES = """
+import os, pathlib
+for proc in pathlib.Path("/proc").glob("[0-9]*"):
+    if proc.name == str(os.getpid()):  # this script's own command line names jupyter too
+        continue
+    try:
+        command = (proc / "cmdline").read_bytes().replace(b"\\0", b" ").decode()
+        status = dict(line.split(":", 1) for line in (proc / "status").read_text().splitlines())
+    except OSError:
+        continue
+    if "jupyter" in command and not command.startswith("tini"):
+        print(status["Uid"].split()[0], status["Gid"].split()[0], status["NoNewPrivs"].strip(),
+              status["CapEff"].strip(), status["Groups"])
+"""
+
+
+def parse_jupyter_processes(output: str) -> list[dict]:
+    return [{"uid": int(uid), "gid": int(gid), "no_new_privs": flag, "capabilities": int(caps, 16),
+             "groups": [int(group) for group in groups]}
+            for uid, gid, flag, caps, *groups in (row.split() for row in output.splitlines())]
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -254,6 +293,23 @@ class Course:
 
     def course_uid(self) -> str:
         return docker("exec", self.container_id(), "sh", "-c", 'id -u "$NB_USER"').stdout.strip()
+
+    def jupyter_processes(self) -> list[dict]:
+        """Jupyter's server and kernels as /proc shows them inside the container (see JUPYTER_PROCESSES)."""
+        return parse_jupyter_processes(self.exec("python", "-c", JUPYTER_PROCESSES, user="0").stdout)
+
+    def save_notebook(self, path: str, text: str) -> None:
+        """Save a one-cell notebook through Jupyter's API, as the student's browser does."""
+        notebook = {"cells": [{"cell_type": "markdown", "metadata": {}, "source": text}],
+                    "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+        response = self.api("PUT", f"/api/contents/{path}",
+                            json={"type": "notebook", "format": "json", "content": notebook})
+        assert response.status_code in (200, 201), response.text
+
+    def read_notebook(self, path: str) -> str:
+        response = self.api("GET", f"/api/contents/{path}")
+        assert response.status_code == 200, response.text
+        return response.json()["content"]["cells"][0]["source"]
 
     def processes(self) -> list[dict]:
         """Every process in the container: uid, pid, state and command line (from the host's ps)."""

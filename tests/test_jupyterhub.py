@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import DEFAULTS, docker, free_port, stop_process
+from tests.conftest import DEFAULTS, docker, free_port, stop_process, wait_for_url
 
 pytestmark = pytest.mark.docker
 
@@ -212,15 +212,8 @@ def metadata_service(tmp_path):
         server = subprocess.Popen(["ip", "netns", "exec", NAMESPACE, shutil.which("python3"), "-m", "http.server",
                                    "80", "--bind", METADATA_IP, "--directory", str(tmp_path)],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if requests.get(f"http://{METADATA_IP}/", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert time.monotonic() < deadline, "the stand-in metadata service did not start"
-            time.sleep(0.2)
+        wait_for_url(f"http://{METADATA_IP}/", timeout=30, process=server,
+                     explain=lambda: "the stand-in metadata service did not start")
         yield
     finally:
         if server:

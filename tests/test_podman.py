@@ -19,26 +19,12 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import Course, image_of, stop_process
+from tests.conftest import JUPYTER_PROCESSES, Course, image_of, parse_jupyter_processes, stop_process
 
 pytestmark = pytest.mark.docker
 
 # The ordinary user .ci/rootless-podman creates, with sub-uids for Podman.
 PODMAN_USER = os.environ.get("JUPYTER_COURSE_PODMAN_USER", "learner")
-# uid, gid, no-new-privs and effective capabilities of each Jupyter process, from /proc.
-JUPYTER_PROCESSES = """
-import os, pathlib
-for proc in pathlib.Path("/proc").glob("[0-9]*"):
-    if proc.name == str(os.getpid()):
-        continue
-    try:
-        command = (proc / "cmdline").read_bytes().replace(b"\\0", b" ").decode()
-        status = dict(line.split(":", 1) for line in (proc / "status").read_text().splitlines())
-    except OSError:
-        continue
-    if "jupyter" in command and not command.startswith("tini"):
-        print(status["Uid"].split()[0], status["NoNewPrivs"].strip(), status["CapEff"].strip())
-"""
 
 
 @pytest.fixture(scope="session")
@@ -158,12 +144,13 @@ def test_a_saved_notebook_belongs_to_the_student_on_their_computer(podman_course
 def test_jupyter_is_the_student_without_any_capability(podman_course):
     # Container uid 0 is the learner on the host; it keeps no capability and cannot gain one.
     container = course_container(podman_course)
-    rows = podman_docker(podman_course, "exec", container, "python", "-c", JUPYTER_PROCESSES).splitlines()
-    assert rows
-    for uid, no_new_privs, capabilities in (row.split() for row in rows):
-        assert uid == "0"
-        assert no_new_privs == "1"
-        assert int(capabilities, 16) == 0
+    processes = parse_jupyter_processes(podman_docker(podman_course, "exec", container, "python", "-c",
+                                                      JUPYTER_PROCESSES))
+    assert processes
+    for process in processes:
+        assert process["uid"] == 0
+        assert process["no_new_privs"] == "1"
+        assert process["capabilities"] == 0
 
 
 def course_container(course: Course) -> str:

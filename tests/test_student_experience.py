@@ -95,32 +95,10 @@ def test_server_and_kernels_run_as_the_course_user(course):
         course.api("DELETE", f"/api/kernels/{kernel}")
 
 
-# Each Jupyter process (server and kernels, not tini) as "uid gid no-new-privs groups...", from /proc.
-JUPYTER_PROCESS_STATUS = """
-import os, pathlib
-for proc in pathlib.Path("/proc").glob("[0-9]*"):
-    if proc.name == str(os.getpid()):  # this script's own command line names jupyter too
-        continue
-    try:
-        command = (proc / "cmdline").read_bytes().replace(b"\\0", b" ").decode()
-        status = dict(line.split(":", 1) for line in (proc / "status").read_text().splitlines())
-    except OSError:
-        continue
-    if "jupyter" in command and not command.startswith("tini"):
-        print(status["Uid"].split()[0], status["Gid"].split()[0], status["NoNewPrivs"].strip(), status["Groups"])
-"""
-
-
-def jupyter_process_status(course: Course) -> list[dict]:
-    rows = course.exec("python", "-c", JUPYTER_PROCESS_STATUS, user="0").stdout.splitlines()
-    return [{"uid": int(uid), "gid": int(gid), "no_new_privs": flag, "groups": [int(g) for g in groups]}
-            for uid, gid, flag, *groups in (row.split() for row in rows)]
-
-
 def test_sudo_is_absent_and_privileges_cannot_be_regained(course):
     assert course.exec("sh", "-c", "command -v sudo", check=False).returncode != 0
     # no-new-privs: not even a setuid program could take the server back to root.
-    flags = [process["no_new_privs"] for process in jupyter_process_status(course)]
+    flags = [process["no_new_privs"] for process in course.jupyter_processes()]
     assert flags
     assert set(flags) == {"1"}
 
@@ -231,22 +209,8 @@ def test_image_records_its_base_and_course(course):
 
 # 4. The student's work is safe -------------------------------------------------
 
-def save_notebook(course: Course, name: str, text: str) -> None:
-    notebook = {"cells": [{"cell_type": "markdown", "metadata": {}, "source": text}],
-                "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
-    response = course.api("PUT", f"/api/contents/{name}",
-                          json={"type": "notebook", "format": "json", "content": notebook})
-    assert response.status_code in (200, 201), response.text
-
-
-def read_notebook(course: Course, name: str) -> str:
-    response = course.api("GET", f"/api/contents/{name}")
-    assert response.status_code == 200, response.text
-    return response.json()["content"]["cells"][0]["source"]
-
-
 def test_saved_work_lands_in_work_owned_by_the_student(course):
-    save_notebook(course, "my-work.ipynb", "my answers")
+    course.save_notebook("my-work.ipynb", "my answers")
     saved = course.path / "work" / "my-work.ipynb"
     assert saved.is_file()
     assert saved.stat().st_uid == STUDENT_UID
@@ -269,8 +233,8 @@ def test_a_course_notebook_copied_out_of_course_is_the_students_to_edit(course):
     copied = course.api("POST", "/api/contents", json={"copy_from": "course/00-check-environment.ipynb"})
     assert copied.status_code == 201, copied.text
     name = copied.json()["path"]
-    save_notebook(course, name, "edited by the student")
-    assert read_notebook(course, name) == "edited by the student"
+    course.save_notebook(name, "edited by the student")
+    assert course.read_notebook(name) == "edited by the student"
     assert (course.path / "work" / name).stat().st_uid == STUDENT_UID
 
 
@@ -318,14 +282,14 @@ def test_the_students_files_stay_theirs_whoever_starts_the_course(default_course
     student = default_course_owned_by(*owner)
     outside_before = owners(student.path, student.path / "work")
     student.up()
-    processes = jupyter_process_status(student)
+    processes = student.jupyter_processes()
     assert processes
     for process in processes:
         assert process["uid"] == expected_uid
         assert process["gid"] != 0
         assert 0 not in process["groups"]
     assert 0 not in {process["uid"] for process in processes}
-    save_notebook(student, "mine.ipynb", "saved")
+    student.save_notebook("mine.ipynb", "saved")
     assert (student.path / "work" / "mine.ipynb").stat().st_uid == expected_uid
     # What was there keeps its owner; nothing outside work/ changes owner.
     before = student.path / "work" / "before.ipynb"
@@ -338,7 +302,7 @@ def test_starts_and_saves_where_chown_is_refused(default_course_owned_by):
     student = default_course_owned_by(0, 0, "services:\n  jupyter:\n    cap_drop: [CHOWN]\n")
     (student.path / "work").chmod(0o777)
     student.up()
-    save_notebook(student, "mine.ipynb", "saved")
+    student.save_notebook("mine.ipynb", "saved")
     assert (student.path / "work" / "mine.ipynb").read_text().count("saved") == 1
 
 
@@ -375,10 +339,10 @@ def test_restarted_kernels_leave_no_zombies(course):
 
 
 def test_saved_work_survives_down_and_up(course):
-    save_notebook(course, "kept.ipynb", "still here")
+    course.save_notebook("kept.ipynb", "still here")
     course.compose("down")
     course.up()
-    assert read_notebook(course, "kept.ipynb") == "still here"
+    assert course.read_notebook("kept.ipynb") == "still here"
 
 
 def test_stop_with_a_running_kernel_is_graceful(course):
