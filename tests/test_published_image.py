@@ -13,14 +13,13 @@ import platform
 import re
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 import requests
 import yaml
 
-from tests.conftest import DEFAULT_ANSWERS, Course, bake, docker, free_port, stop_process
+from tests.conftest import DEFAULT_ANSWERS, Course, bake, docker, free_port, stop_process, wait_for_url
 
 pytestmark = [pytest.mark.docker, pytest.mark.network]
 
@@ -53,16 +52,7 @@ class Registry:
         with self.log.open("a") as log:
             self.process = subprocess.Popen(["docker-registry", "serve", str(self.config)], stdout=log,
                                             stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if requests.get(f"{self.url}/v2/", timeout=2).status_code == 200:
-                    return
-            except requests.ConnectionError:
-                pass
-            assert self.process.poll() is None, self.log.read_text()
-            assert time.monotonic() < deadline, self.log.read_text()
-            time.sleep(0.2)
+        wait_for_url(f"{self.url}/v2/", timeout=30, process=self.process, explain=self.log.read_text)
 
     def stop(self) -> None:
         if self.process:
@@ -133,8 +123,13 @@ def workflow_publish_command(project: Path, image: str) -> list[str]:
     step = next(step for step in workflow["jobs"]["publish"]["steps"] if "build-push-action" in step.get("uses", ""))
     arch = {"x86_64": "amd64", "aarch64": "arm64"}[platform.machine()]
     assert f"linux/{arch}" in step["with"]["platforms"].split(",")
-    tags = [tag.replace("${{ env.IMAGE }}", image).replace("${{ github.sha }}", "workflow-test")
-            for tag in step["with"]["tags"].splitlines() if tag.strip()]
+    semester = (project / ".semester").read_text().strip() if (project / ".semester").exists() else ""
+    tags = []
+    for line in filter(None, map(str.strip, step["with"]["tags"].splitlines())):
+        if "steps.semester.outputs.tag" in line:  # the term's tag, when make freeze named one
+            tags += [f"{image}:{semester}"] if semester else []
+        else:
+            tags.append(line.replace("${{ env.IMAGE }}", image).replace("${{ github.sha }}", "workflow-test"))
     return ["docker", "buildx", "build", "--platform", f"linux/{arch}", *(f"--tag={tag}" for tag in tags),
             "--push", step["with"]["context"]]
 
@@ -186,19 +181,11 @@ def readme_update_commands(project: Path) -> list[str]:
     return [line.split("#")[0].strip() for line in block.splitlines() if line.split("#")[0].strip()]
 
 
-def save_work(course: Course, path: str, text: str) -> None:
-    notebook = {"cells": [{"cell_type": "markdown", "metadata": {}, "source": text}],
-                "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
-    response = course.api("PUT", f"/api/contents/{path}",
-                          json={"type": "notebook", "format": "json", "content": notebook})
-    assert response.status_code in (200, 201), response.text
-
-
 def test_a_mid_semester_update_reaches_the_student_and_leaves_their_work_alone(published, registry, student):
     project, image = published
     # The student has been working: a notebook of their own in work/.
     student.up()
-    save_work(student, "my-notes.ipynb", "my notes from week 3")
+    student.save_notebook("my-notes.ipynb", "my notes from week 3")
     notes = student.path / "work" / "my-notes.ipynb"
     notes_before, owner_before = notes.read_bytes(), (notes.stat().st_uid, notes.stat().st_gid)
     # The instructor adds a package and a lesson, re-locks, publishes and commits.
@@ -225,3 +212,55 @@ def test_a_mid_semester_update_reaches_the_student_and_leaves_their_work_alone(p
     assert student.api("GET", "/api/contents/course/01-week-4.ipynb").status_code == 200
     assert notes.read_bytes() == notes_before
     assert (notes.stat().st_uid, notes.stat().st_gid) == owner_before
+
+
+@pytest.fixture
+def frozen_course(registry, python_base, tmp_path):
+    """A course whose base image is a mirror in the local registry; its images removed afterwards."""
+    base = f"localhost:{registry.port}/mirror/python:{DEFAULT_ANSWERS['python_version']}-slim"
+    docker("tag", python_base(DEFAULT_ANSWERS["python_version"]), base)
+    docker("push", base)
+    project = bake(tmp_path, {"project_slug": "frozen-course", "image_registry": f"localhost:{registry.port}/teach",
+                              "base_image": "custom", "custom_base_image": base, "packages": "six"})
+    yield project, base, f"localhost:{registry.port}/teach/frozen-course"
+    remove_local_images(f"localhost:{registry.port}/teach/frozen-course")
+    # The mirror's tag only: its first image is the base image itself, under its own name.
+    docker("image", "rm", base, check=False)
+
+
+def test_a_frozen_course_builds_from_the_recorded_base_when_the_tag_moves(frozen_course, registry, tmp_path):
+    project, base, image = frozen_course
+    repository, tag = base.split("/", 1)[1].rsplit(":", 1)
+    frozen = run("make", "freeze", "SEMESTER=2027-spring", cwd=project)
+    digest = registry.digest(repository, tag)
+    assert f"ARG BASE_IMAGE={base}@{digest}\n" in (project / "Dockerfile").read_text(), frozen.stdout
+    assert (project / ".semester").read_text() == "2027-spring\n"
+    # Week 10: the mirror's tag now names another image.
+    (tmp_path / "changed").mkdir()
+    (tmp_path / "changed" / "Dockerfile").write_text(f"FROM {base}\nRUN touch /changed-base\n")
+    docker("build", "--quiet", "--tag", base, str(tmp_path / "changed"))
+    docker("push", base)
+    assert registry.digest(repository, tag) != digest
+    run("make", "push", cwd=project)
+    changed = docker("run", "--rm", "--entrypoint", "test", f"{image}:latest", "-e", "/changed-base", check=False)
+    assert changed.returncode == 1, "the course image was built from the moved tag"
+    term = image.split("/", 1)[1]
+    assert registry.digest(term, "2027-spring") == registry.digest(term, "latest")
+    # make lock says how to move on, on purpose.
+    assert "make freeze' moves it to the newest" in run("make", "lock", cwd=project).stdout
+
+
+def test_freezing_without_the_registry_leaves_a_working_dockerfile(frozen_course, registry):
+    project, _, _ = frozen_course
+    before = (project / "Dockerfile").read_text()
+    registry.stop()
+    try:
+        result = subprocess.run(["make", "freeze", "SEMESTER=2027-spring"], cwd=project, capture_output=True,
+                                text=True, timeout=300)
+    finally:
+        registry.start()
+    assert result.returncode != 0
+    assert "cannot be resolved (offline, or no such image): the Dockerfile stays as it is; run make freeze again" \
+        in result.stderr
+    assert (project / "Dockerfile").read_text() == before
+    assert not (project / ".semester").exists()
