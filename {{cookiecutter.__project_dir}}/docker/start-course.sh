@@ -38,7 +38,11 @@ if [ "$(id -u "$user")" -eq 0 ]; then
 fi
 
 # Container uid 0 is the host's root only with the identity uid map.
-rootless() { [ "$(tr -s ' \t' ' ' </proc/self/uid_map | sed 's/^ //')" != "0 0 4294967295" ]; }
+rootless() {
+    local inside outside count
+    read -r inside outside count </proc/self/uid_map
+    [ "$inside $outside $count" != "0 0 4294967295" ]
+}
 
 run_as() {  # uid gid command...
     local uid=$1 gid=$2
