@@ -21,7 +21,6 @@ import shutil
 import subprocess
 import sys
 import tarfile
-import time
 from pathlib import Path
 
 import jsonschema
@@ -30,7 +29,7 @@ import requests
 import yaml
 from uv import find_uv_bin
 
-from tests.conftest import free_port, stop_process
+from tests.conftest import free_port, stop_process, wait_for_url
 
 pytestmark = pytest.mark.network
 
@@ -178,16 +177,7 @@ def stranger_logs_in(chart: Path, jupyterhub: Path, values: dict, workdir: Path)
                                    stderr=subprocess.STDOUT)
         try:
             url = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 60
-            while True:
-                assert process.poll() is None, log_path.read_text()
-                try:
-                    if requests.get(f"{url}/hub/api/", timeout=5).status_code == 200:
-                        break
-                except requests.ConnectionError:
-                    pass
-                assert time.monotonic() < deadline, log_path.read_text()
-                time.sleep(0.3)
+            wait_for_url(f"{url}/hub/api/", timeout=60, process=process, explain=log_path.read_text)
             assert "Loading pass-through config section hub.config.JupyterHub" in log_path.read_text()
             session = requests.Session()
             form = session.get(f"{url}/hub/login", timeout=30)
