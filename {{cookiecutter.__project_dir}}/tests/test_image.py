@@ -1,41 +1,18 @@
 """Checks the course image from inside it: `make test` runs this file in the container."""
 
 import importlib
-import os
-import sys
-from importlib.metadata import packages_distributions
 from pathlib import Path
 
 import nbformat
 import pytest
+from course_check import course_packages, course_python_version, module_of, running_python_version
 from nbclient import NotebookClient
-from packaging.requirements import Requirement
-from packaging.utils import canonicalize_name
 
-REQUIREMENTS = Path("/opt/course/requirements.in")
 NOTEBOOKS = Path.home() / "work" / "course"
 
 
-def course_packages() -> list[str]:
-    lines = (line.split("#")[0].strip() for line in REQUIREMENTS.read_text().splitlines())
-    # "-r requirements-jupyter.in" includes Jupyter itself, which the notebooks test.
-    return [Requirement(line).name for line in lines if line and not line.startswith("-")]
-
-
-def module_of(package: str) -> str:
-    """The module a distribution is imported as (scikit-learn -> sklearn), from its metadata."""
-    wanted = canonicalize_name(package)
-    modules = sorted(
-        module
-        for module, distributions in packages_distributions().items()
-        if wanted in (canonicalize_name(d) for d in distributions) and not module.startswith("_")
-    )
-    same_name = package.replace("-", "_").lower()
-    return same_name if same_name in modules else (modules[0] if modules else same_name)
-
-
 def test_python_is_the_course_version():
-    assert f"{sys.version_info.major}.{sys.version_info.minor}" == os.environ["COURSE_PYTHON_VERSION"]
+    assert running_python_version() == course_python_version()
 
 
 @pytest.mark.parametrize("package", course_packages())
