@@ -76,6 +76,8 @@ def requirements_jupyter_in(jupyterhub_major: str | None = None) -> str:
         "# JupyterHub's single-user server, so a hub can start this image; keep its",
         "# major version equal to the hub's (see INSTRUCTORS.md)",
         f"jupyterhub>={jupyterhub_major},<{int(jupyterhub_major) + 1}",
+        "# Hub links that bring course material into a student's server (INSTRUCTORS.md)",
+        "nbgitpuller",
     ] if jupyterhub_major else []
     lines = [
         "# Jupyter itself, included by requirements.in. The image installs these in a",

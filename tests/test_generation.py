@@ -193,7 +193,8 @@ def test_base_image_follows_the_answers(project):
 
 def test_requirements_include_jupyter_and_the_course_packages(project):
     answers = answers_of(project)
-    hub = ["jupyterhub>=6,<7"] if answers["jupyterhub"] else []
+    major = answers["_jupyterhub_version"]
+    hub = [f"jupyterhub>={major},<{int(major) + 1}", "nbgitpuller"] if answers["jupyterhub"] else []
     assert requirement_lines((project / "requirements.in").read_text()) == [
         "-r requirements-jupyter.in", *split_requirements(DEFAULT_ANSWERS["packages"])]
     assert requirement_lines((project / "requirements-jupyter.in").read_text()) == [
