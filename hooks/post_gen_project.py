@@ -49,10 +49,14 @@ PIP_NETWORK_FAILURES = (
     "from versions: none",
 )
 ANSWERS_FILE = ".cookiecutter.json"
-# Paths of the instructor's machine that cookiecutter adds to the answers; a
-# template update needs none of them, and the repository is often public.
-MACHINE_KEYS = ("_output_dir", "_repo_dir", "_checkout")
-REMOTE_TEMPLATE = ("gh:", "gl:", "bb:", "git@", "git+", "https://", "http://", "ssh://")
+# What cookiecutter (or cruft) adds to the answers about where the template
+# came from: paths of the instructor's machine, or the template's source,
+# which .cruft.json records. The answers file holds the answers only.
+SOURCE_KEYS = ("_output_dir", "_repo_dir", "_checkout", "_template", "_commit")
+# Where cruft looks for the template's URL and commit (`make update`).
+CRUFT_FILE = ".cruft.json"
+# Files a template update leaves alone: `make update` pins them again itself.
+UPDATE_SKIPS = ["requirements.txt"]
 
 
 class PinningFailed(RuntimeError):
@@ -253,18 +257,56 @@ def write_requirements(project: Path, answers: dict) -> None:
 
 
 def answers_to_record(answers: dict) -> dict:
-    """The answers a template update needs, without paths of the instructor's machine."""
-    recorded = {key: value for key, value in answers.items() if key not in MACHINE_KEYS}
-    if not str(recorded.get("_template", "")).startswith(REMOTE_TEMPLATE):
-        # A folder on this machine: meaningless anywhere else.
-        recorded.pop("_template", None)
-    return recorded
+    """The answers a template update replays, without paths of the instructor's machine."""
+    return {key: value for key, value in answers.items() if key not in SOURCE_KEYS}
+
+
+def template_source(answers: dict) -> tuple[str, str] | None:
+    """The template's repository URL and commit, when cookiecutter cloned it from one.
+
+    None for a template in a local folder or a zip file (`cruft link` records
+    those later, see INSTRUCTORS.md), and when cruft is generating: it writes
+    its own record.
+    """
+    if "_commit" in answers:
+        return None
+    from cookiecutter.config import get_user_config
+    from cookiecutter.repository import expand_abbreviations, is_repo_url
+
+    url = expand_abbreviations(str(answers.get("_template", "")), get_user_config()["abbreviations"])
+    if not is_repo_url(url) or not answers.get("_repo_dir"):
+        return None
+    try:
+        head = subprocess.run(["git", "-C", answers["_repo_dir"], "rev-parse", "HEAD"],
+                              capture_output=True, text=True)
+    except FileNotFoundError:  # no git: nothing to record a commit with
+        return None
+    return (url, head.stdout.strip()) if head.returncode == 0 else None
+
+
+def cruft_state(recorded: dict, url: str, commit: str, checkout: str | None) -> dict:
+    """What `cruft create` would have written: the template, its commit and the answers."""
+    return {
+        "template": url,
+        "commit": commit,
+        "checkout": checkout,
+        "context": {"cookiecutter": {**recorded, "_template": url, "_commit": commit}},
+        "directory": None,
+        "skip": UPDATE_SKIPS,
+    }
 
 
 def record_answers(project: Path) -> None:
     path = project / ANSWERS_FILE
     answers = json.loads(path.read_text(encoding="utf-8"))
-    path.write_text(json.dumps(answers_to_record(answers), indent=4, sort_keys=True) + "\n", encoding="utf-8")
+    recorded = answers_to_record(answers)
+    path.write_text(json.dumps(recorded, indent=4, sort_keys=True) + "\n", encoding="utf-8")
+    source = template_source(answers)
+    if source:
+        state = cruft_state(recorded, *source, checkout=answers.get("_checkout"))
+        # cruft's own layout, so that its later rewrites change only what changed.
+        text = json.dumps(state, ensure_ascii=False, indent=2, separators=(",", ": ")) + "\n"
+        (project / CRUFT_FILE).write_text(text, encoding="utf-8")
 
 
 def main(answers: dict, project: Path) -> int:

@@ -247,9 +247,10 @@ def test_jupyter_requirements_hold_jupyter_and_the_fast_uri_checker():
     assert requirement_lines(text) == ["jupyterlab", "notebook", "ipykernel", "pytest", "rfc3987"]
 
 
-def test_jupyter_requirements_pin_jupyterhub_to_one_major_when_asked():
+def test_jupyter_requirements_pin_jupyterhub_to_one_major_and_add_nbgitpuller_when_asked():
     text = post.requirements_jupyter_in(jupyterhub_major="6")
-    assert "\njupyterhub>=6,<7\n" in text
+    assert requirement_lines(text) == ["jupyterlab", "notebook", "ipykernel", "jupyterhub>=6,<7", "nbgitpuller",
+                                       "pytest", "rfc3987"]
 
 
 def test_lock_command_pins_for_both_architectures_with_hashes():
@@ -325,16 +326,49 @@ def test_project_without_uv_is_written_unpinned_with_the_real_reason(python_with
     assert first.startswith("# NOT PINNED YET: uv could not be installed")
 
 
-@pytest.mark.parametrize(("template", "kept"), [
-    ("gh:ORG/cookiecutter-jupyter-course", True),
-    ("https://github.com/ORG/cookiecutter-jupyter-course.git", True),
-    ("/home/ada/templates/cookiecutter-jupyter-course", False),
-    (".", False),
-])
-def test_recorded_answers_keep_a_remote_template_and_no_machine_paths(template, kept):
-    answers = {**default_answers(), "_template": template, "_output_dir": "/home/ada/courses",
-               "_repo_dir": "/home/ada/.cookiecutters/x", "_checkout": None}
+def test_recorded_answers_hold_the_answers_and_nothing_of_the_machine():
+    answers = {**default_answers(), "_template": "/home/ada/templates/x", "_output_dir": "/home/ada/courses",
+               "_repo_dir": "/home/ada/.cookiecutters/x", "_checkout": None, "_commit": "0" * 40}
     recorded = post.answers_to_record(answers)
-    assert not {"_output_dir", "_repo_dir", "_checkout"} & recorded.keys()
-    assert ("_template" in recorded) == kept
-    assert recorded["course_name"] == answers["course_name"]
+    assert not {"_output_dir", "_repo_dir", "_checkout", "_template", "_commit"} & recorded.keys()
+    assert recorded == {**default_answers()}
+
+
+def git_checkout(folder: Path) -> str:
+    """A git repository with one commit, as cookiecutter clones a template; returns the commit."""
+    folder.mkdir()
+    subprocess.run(["git", "init", "-q", str(folder)], check=True)
+    subprocess.run(["git", "-C", str(folder), "-c", "user.name=T", "-c", "user.email=t@example.edu",
+                    "commit", "-q", "--allow-empty", "-m", "template"], check=True)
+    return subprocess.run(["git", "-C", str(folder), "rev-parse", "HEAD"], check=True,
+                          capture_output=True, text=True).stdout.strip()
+
+
+@pytest.mark.parametrize(("template", "url"), [
+    ("gh:ORG/cookiecutter-jupyter-course", "https://github.com/ORG/cookiecutter-jupyter-course.git"),
+    ("https://gitlab.example.edu/it/course.git", "https://gitlab.example.edu/it/course.git"),
+], ids=["github-abbreviation", "https-url"])
+def test_a_template_cloned_from_a_repository_is_recorded_for_cruft(template, url, tmp_path):
+    commit = git_checkout(tmp_path / "clone")
+    answers = {**default_answers(), "_template": template, "_repo_dir": str(tmp_path / "clone")}
+    assert post.template_source(answers) == (url, commit)
+    state = post.cruft_state(post.answers_to_record(answers), url, commit, checkout=None)
+    assert state["template"] == url
+    assert state["commit"] == commit
+    assert state["context"]["cookiecutter"]["course_name"] == answers["course_name"]
+    assert state["skip"] == ["requirements.txt"]
+
+
+@pytest.mark.parametrize("template", ["/home/ada/templates/course", ".", "course-template.zip"],
+                         ids=["absolute-folder", "relative-folder", "zip"])
+def test_a_template_in_a_local_folder_records_no_source(template, tmp_path):
+    git_checkout(tmp_path / "clone")
+    answers = {**default_answers(), "_template": template, "_repo_dir": str(tmp_path / "clone")}
+    assert post.template_source(answers) is None
+
+
+def test_cruft_generating_the_project_records_its_own_source(tmp_path):
+    git_checkout(tmp_path / "clone")
+    answers = {**default_answers(), "_template": "https://github.com/ORG/x.git", "_commit": "0" * 40,
+               "_repo_dir": str(tmp_path / "clone")}
+    assert post.template_source(answers) is None

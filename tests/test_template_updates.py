@@ -1,0 +1,196 @@
+"""An instructor follows the template for months: `make update` brings its changes in and keeps theirs.
+
+The template is served from a git repository over the network (git daemon on
+127.0.0.1), as an instructor's course is generated from GitHub; `make update`
+runs the real cruft (fetched by uv) against it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+from hooks.post_gen_project import split_requirements
+from tests.conftest import DEFAULT_ANSWERS, SKIP_LOCK, TEMPLATE, docker, free_port, requirement_lines, stop_process
+
+pytestmark = [pytest.mark.docker, pytest.mark.network]
+
+PROJECT_DIR = "{{cookiecutter.__project_dir}}"
+GIT_IDENTITY = ["-c", "user.name=Ada Lovelace", "-c", "user.email=ada@example.edu"]
+
+
+def git(folder: Path, *args: str) -> str:
+    return subprocess.run(["git", *GIT_IDENTITY, *args], cwd=folder, check=True, capture_output=True,
+                          text=True).stdout
+
+
+def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while subprocess.run(["git", "ls-remote", f"git://127.0.0.1:{port}/template"],
+                         capture_output=True).returncode != 0:
+        assert process.poll() is None, "git daemon stopped"
+        assert time.monotonic() < deadline, "git daemon did not answer"
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def template_repository(tmp_path_factory):
+    """A git copy of this template, served at git://127.0.0.1:<port>/template; yields its folder and URL."""
+    served = tmp_path_factory.mktemp("served")
+    copy = served / "template"
+    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=TEMPLATE,
+                           check=True, capture_output=True, text=True).stdout.split("\0")
+    for name in filter(None, files):
+        if (TEMPLATE / name).is_file():
+            (copy / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(TEMPLATE / name, copy / name)
+    git(copy, "init", "-q", "-b", "main")
+    git(copy, "add", "--all")
+    git(copy, "commit", "-q", "-m", "The template as it is")
+    port = free_port()
+    daemon = subprocess.Popen(["git", "daemon", "--reuseaddr", "--export-all", f"--base-path={served}",
+                               "--listen=127.0.0.1", f"--port={port}", str(served)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port, daemon)
+        yield copy, f"git://127.0.0.1:{port}/template"
+    finally:
+        stop_process(daemon)
+
+
+def change_template(template: Path, path: str, old: str, new: str) -> str:
+    """Commit one change to a file of the template's project folder; return the new commit."""
+    target = template / PROJECT_DIR / path
+    text = target.read_text()
+    assert old in text
+    target.write_text(text.replace(old, new, 1))
+    git(template, "commit", "-q", "--all", "-m", f"Change {path}")
+    return git(template, "rev-parse", "HEAD").strip()
+
+
+def generate_course(url: str, tmp_path: Path, slug: str, env: dict | None = None) -> Path:
+    """What an instructor does: cookiecutter <template URL>, then commit the result."""
+    config = tmp_path / "cookiecutter.yaml"
+    config.write_text(yaml.safe_dump({"cookiecutters_dir": str(tmp_path / "cookiecutters"),
+                                      "replay_dir": str(tmp_path / "replay")}))
+    result = subprocess.run([sys.executable, "-m", "cookiecutter", "--no-input", "--output-dir",
+                             str(tmp_path / "courses"), url, f"project_slug={slug}"],
+                            env={**os.environ, "COOKIECUTTER_CONFIG": str(config), **(env or {})},
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    project = tmp_path / "courses" / slug
+    git(project, "init", "-q", "-b", "main")
+    git(project, "add", "--all")
+    git(project, "commit", "-q", "-m", "Generated from the template")
+    return project
+
+
+def make(project: Path, *targets: str, timeout: float = 900) -> subprocess.CompletedProcess:
+    return subprocess.run(["make", *targets], cwd=project, capture_output=True, text=True, timeout=timeout)
+
+
+def test_the_course_records_the_template_and_nothing_of_the_instructors_machine(template_repository, tmp_path):
+    template, url = template_repository
+    project = generate_course(url, tmp_path, "course-recorded", SKIP_LOCK)
+    state = json.loads((project / ".cruft.json").read_text())
+    assert state["template"] == url
+    assert state["commit"] == git(template, "rev-parse", "HEAD").strip()
+    assert state["context"]["cookiecutter"]["project_slug"] == "course-recorded"
+    for recorded in (project / ".cruft.json", project / ".cookiecutter.json"):
+        text = recorded.read_text()
+        assert str(tmp_path) not in text
+        assert str(Path.home()) not in text
+
+
+@pytest.fixture
+def instructors_course(template_repository, tmp_path, python_base):
+    """A course generated from the served template, then edited and committed by its instructor."""
+    _, url = template_repository
+    python_base(DEFAULT_ANSWERS["python_version"])
+    project = generate_course(url, tmp_path, "course-template-update")
+    with (project / "requirements.in").open("a") as requirements:
+        requirements.write("tabulate\n")
+    lesson = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import tabulate\nprint('week 1')")])
+    nbformat.write(lesson, project / "course" / "01-week-1.ipynb")
+    dockerfile = project / "Dockerfile"
+    dockerfile.write_text(dockerfile.read_text().replace("        tini \\\n", "        tini \\\n        less \\\n", 1))
+    assert make(project, "lock").returncode == 0
+    git(project, "add", "--all")
+    git(project, "commit", "-q", "-m", "Week 1: tabulate, a lesson, less")
+    yield project
+    docker("compose", "down", "--volumes", cwd=project, check=False)
+    docker("image", "rm", "--force", *docker("compose", "config", "--images", cwd=project).stdout.split(),
+           check=False)
+
+
+def pinned_names(requirements_txt: str) -> set[str]:
+    return {canonicalize_name(line.split("==")[0]) for line in requirements_txt.splitlines()
+            if "==" in line and not line.startswith((" ", "#"))}
+
+
+def test_make_update_brings_the_template_change_and_keeps_the_instructors(template_repository, instructors_course):
+    template, _ = template_repository
+    project = instructors_course
+    lesson_before = (project / "course" / "01-week-1.ipynb").read_bytes()
+    setting = "c.ServerApp.shutdown_no_activity_timeout = 0\n"
+    change_template(template, "docker/jupyter_server_config.py", "c.ServerApp.open_browser = False\n",
+                    "c.ServerApp.open_browser = False\n" + setting)
+    commit = change_template(template, "README.md", "\n## ", "\nThe course was updated from its template.\n\n## ")
+
+    update = make(project, "update")
+    assert update.returncode == 0, update.stdout + update.stderr
+    # The template's changes arrived...
+    assert setting in (project / "docker" / "jupyter_server_config.py").read_text()
+    assert "The course was updated from its template." in (project / "README.md").read_text()
+    assert json.loads((project / ".cruft.json").read_text())["commit"] == commit
+    # ...the instructor's stayed...
+    assert "tabulate" in requirement_lines((project / "requirements.in").read_text())
+    assert (project / "course" / "01-week-1.ipynb").read_bytes() == lesson_before
+    assert "        less \\\n" in (project / "Dockerfile").read_text()
+    # ...requirements.txt is pinned again from requirements.in, hashes included...
+    pinned = (project / "requirements.txt").read_text()
+    wanted = {canonicalize_name(Requirement(line).name)
+              for line in requirement_lines((project / "requirements.in").read_text()) if not line.startswith("-")}
+    assert {"tabulate", "jupyterlab"} | wanted <= pinned_names(pinned)
+    assert "--hash=sha256:" in pinned
+    assert not list(project.rglob("*.rej"))
+    # ...and the image builds and passes its own tests (the new lesson included).
+    test = make(project, "test", timeout=1800)
+    assert test.returncode == 0, test.stdout[-3000:] + test.stderr[-3000:]
+    # Python, each course package (tabulate too) and both notebooks.
+    expected = 1 + len(split_requirements(DEFAULT_ANSWERS["packages"])) + 1 + 2
+    assert re.search(rf"\b{expected} passed", test.stdout), test.stdout[-3000:]
+    config = docker("compose", "run", "--rm", "--no-deps", "--entrypoint", "cat", "jupyter",
+                    "/opt/venv/etc/jupyter/jupyter_server_config.py", cwd=project).stdout
+    assert setting in config
+
+
+def test_a_conflicting_template_change_stops_with_the_files_to_resolve(template_repository, tmp_path):
+    template, url = template_repository
+    project = generate_course(url, tmp_path, "course-template-conflict", SKIP_LOCK)
+    readme = project / "README.md"
+    title = readme.read_text().splitlines()[0]
+    readme.write_text(readme.read_text().replace(title, title + " (spring term)", 1))
+    git(project, "commit", "-q", "--all", "-m", "Name the term")
+    change_template(template, "README.md", "# {{ cookiecutter.course_name }}\n",
+                    "# {{ cookiecutter.course_name }}: your course environment\n")
+
+    update = make(project, "update")
+    assert update.returncode != 0
+    assert "conflict with yours in these files:\n  README.md\n" in update.stderr
+    assert "<<<<<<<" in readme.read_text()
+    # Not pinned, not reported as done: the instructor resolves first.
+    assert "Updated from the template" not in update.stdout
+    assert "UU README.md" in git(project, "status", "--porcelain")
