@@ -71,36 +71,8 @@ def split_requirements(packages: str) -> list[str]:
     return [part for part in REQUIREMENT_SEPARATOR.split(packages.strip()) if part]
 
 
+# A template file (with its one choice: JupyterHub's server) that requirements.in includes.
 JUPYTER_REQUIREMENTS = "requirements-jupyter.in"
-
-
-def requirements_jupyter_in(jupyterhub_major: str | None = None) -> str:
-    """Jupyter itself: the image installs it as a layer of its own, below the course's packages."""
-    hub = [
-        "# JupyterHub's single-user server, so a hub can start this image; keep its",
-        "# major version equal to the hub's (see INSTRUCTORS.md)",
-        f"jupyterhub>={jupyterhub_major},<{int(jupyterhub_major) + 1}",
-        "# Hub links that bring course material into a student's server (INSTRUCTORS.md)",
-        "nbgitpuller",
-    ] if jupyterhub_major else []
-    lines = [
-        "# Jupyter itself, included by requirements.in. The image installs these in a",
-        "# layer of their own, so adding a course package does not reinstall Jupyter.",
-        "",
-        "# Both interfaces are installed: the image opens the course's choice, and",
-        "# Binder or repo2docker start `jupyter notebook`.",
-        "jupyterlab",
-        "notebook",
-        "ipykernel",
-        *hub,
-        "# Runs tests/ against the image (make test)",
-        "pytest",
-        "# jsonschema's URI checker that needs no grammar compiled at import: without",
-        "# it, every Jupyter start spends about 1.5 s building one (rfc3987-syntax).",
-        "# Its licence is the GPL 3; Jupyter works the same without it.",
-        "rfc3987",
-    ]
-    return "\n".join(lines) + "\n"
 
 
 def requirements_in(packages: str) -> str:
@@ -174,14 +146,9 @@ def is_network_failure(output: str) -> bool:
     return any(message in output for message in NETWORK_FAILURES)
 
 
-def lock_command(uv: list[str], python_version: str) -> list[str]:
-    # The same command as `make lock` in the generated Makefile.
-    return [
-        *uv, "pip", "compile", "requirements.in",
-        "--universal", "--python-version", python_version, "--no-python-downloads",
-        "--generate-hashes", "--custom-compile-command", "make lock",
-        "--output-file", "requirements.txt",
-    ]
+def lock_command(uv: list[str]) -> list[str]:
+    """`make lock`'s command: the project's uv.toml holds the settings (Python, hashes, both architectures)."""
+    return [*uv, "pip", "compile", "requirements.in", "--output-file", "requirements.txt"]
 
 
 def run_showing_progress(command: list[str], cwd: Path) -> tuple[int, str]:
@@ -213,7 +180,7 @@ def pin(project: Path, python_version: str) -> bool:
         uv = find_uv() or install_uv(Path(scratch))
         if uv is None:
             return False
-        code, output = run_showing_progress(lock_command(uv, python_version), project)
+        code, output = run_showing_progress(lock_command(uv), project)
     if code == 0:
         return True
     # uv wraps long messages to the terminal's width.
@@ -233,8 +200,6 @@ def pin(project: Path, python_version: str) -> bool:
 
 
 def write_requirements(project: Path, answers: dict) -> None:
-    hub_major = answers["_jupyterhub_version"] if answers["jupyterhub"] else None
-    (project / JUPYTER_REQUIREMENTS).write_text(requirements_jupyter_in(hub_major), encoding="utf-8")
     (project / "requirements.in").write_text(requirements_in(answers["packages"]), encoding="utf-8")
     if os.environ.get(SKIP_LOCK_VARIABLE) == "1":
         reason = f"{SKIP_LOCK_VARIABLE}=1 was set"

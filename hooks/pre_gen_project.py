@@ -147,7 +147,7 @@ def check_registry(registry: str) -> None:
 def check_base_image(base_image: str, python_version: str, custom_base_image: str) -> None:
     if base_image not in BASE_IMAGES:
         raise InvalidAnswer(f"base_image {base_image!r} is not one of {', '.join(BASE_IMAGES)}")
-    if base_image.startswith("jupyter-") and python_version not in JUPYTER_STACKS_PYTHON:
+    if is_stacks(base_image) and python_version not in JUPYTER_STACKS_PYTHON:
         raise InvalidAnswer(
             f"base_image {base_image} has no python-{python_version} tag: the Jupyter Docker "
             f"Stacks publish Python {', '.join(JUPYTER_STACKS_PYTHON)}; choose one of those "
@@ -210,6 +210,11 @@ def check_jupyterhub_version(major: object) -> None:
         raise InvalidAnswer(f"_jupyterhub_version {major!r} must be a major version number such as 6")
 
 
+def is_stacks(base_image: str) -> bool:
+    """A Jupyter Docker Stacks base (conda, user jovyan), as cookiecutter.json's __stacks says."""
+    return base_image.startswith("jupyter-")
+
+
 def derived_answers(answers: dict) -> dict[str, str]:
     """The private values cookiecutter.json derives from the public answers, computed again."""
     slug, version, base = answers["project_slug"], answers["python_version"], answers["base_image"]
@@ -223,7 +228,9 @@ def derived_answers(answers: dict) -> dict[str, str]:
         "__project_dir": slug,
         "__image": f"{answers['image_registry']}/{slug}",
         "__base_image": base_image,
-        "__user": "jovyan" if base.startswith("jupyter-") else "student",
+        "__stacks": "yes" if is_stacks(base) else "",
+        "__user": "jovyan" if is_stacks(base) else "student",
+        "__default_url": "/lab" if answers["interface"] == "lab" else "/tree",
     }
 
 

@@ -15,6 +15,12 @@ import nbformat
 import pytest
 import yaml
 
+try:
+    import tomllib
+except ImportError:  # Python 3.10
+    import tomli as tomllib
+
+from hooks import post_gen_project as post
 from hooks.pre_gen_project import split_requirements
 from tests.conftest import DEFAULT_ANSWERS, DEFAULT_SLUG, DEFAULTS, docker, requirement_lines
 
@@ -46,7 +52,7 @@ ALWAYS = {
     "docker/jupyterlab-overrides.json",
     "docker/start-course.sh",
     "course/00-check-environment.ipynb", "work/.gitkeep", "requirements-jupyter.in", "requirements.in",
-    "requirements.txt", "tests/test_image.py",
+    "requirements.txt", "tests/test_image.py", "uv.toml", "docker/lock-jupyter.sh",
 }
 CI_FILES = {".github/workflows/image.yml"}
 DEVCONTAINER_FILES = {".devcontainer/devcontainer.json"}
@@ -172,7 +178,7 @@ def test_generated_python_passes_ruff(project):
 
 def test_shell_scripts_pass_shellcheck(project):
     scripts = sorted(str(path.relative_to(project)) for path in (project / "docker").glob("*.sh"))
-    assert scripts == ["docker/install-course-packages.sh", "docker/start-course.sh"]
+    assert scripts == ["docker/install-course-packages.sh", "docker/lock-jupyter.sh", "docker/start-course.sh"]
     result = subprocess.run(["shellcheck", *scripts], cwd=project, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
 
@@ -199,6 +205,22 @@ def test_requirements_include_jupyter_and_the_course_packages(project):
         "-r requirements-jupyter.in", *split_requirements(DEFAULT_ANSWERS["packages"])]
     assert requirement_lines((project / "requirements-jupyter.in").read_text()) == [
         "jupyterlab", "notebook", "ipykernel", *hub, "pytest", "rfc3987"]
+
+
+def test_make_lock_generation_and_the_image_build_pin_with_one_command(project):
+    # uv.toml holds the settings; the command itself is the same everywhere.
+    make_lock = subprocess.run(["make", "-n", "lock", "UV=uv"], cwd=project, capture_output=True, text=True)
+    assert shlex.split(make_lock.stdout.splitlines()[0]) == post.lock_command(["uv"])
+    script = (project / "docker" / "lock-jupyter.sh").read_text()
+    build_lock = next(line for line in script.splitlines() if "pip compile requirements.in" in line)
+    assert [word for word in shlex.split(build_lock) if word != "--quiet"] == post.lock_command(["$uv"])
+
+
+def test_uv_toml_pins_for_both_architectures_with_hashes_for_the_course_python(project):
+    settings = tomllib.loads((project / "uv.toml").read_text())
+    assert settings == {"python-downloads": "never", "pip": {
+        "universal": True, "generate-hashes": True, "python-version": answers_of(project)["python_version"],
+        "custom-compile-command": "make lock"}}
 
 
 AWKWARD = {

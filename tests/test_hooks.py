@@ -242,24 +242,6 @@ def test_requirements_in_includes_jupyter_then_lists_the_course_packages():
     assert requirement_lines(text) == ["-r requirements-jupyter.in", "numpy>=2", "pandas[excel]"]
 
 
-def test_jupyter_requirements_hold_jupyter_and_the_fast_uri_checker():
-    text = post.requirements_jupyter_in()
-    assert requirement_lines(text) == ["jupyterlab", "notebook", "ipykernel", "pytest", "rfc3987"]
-
-
-def test_jupyter_requirements_pin_jupyterhub_to_one_major_and_add_nbgitpuller_when_asked():
-    text = post.requirements_jupyter_in(jupyterhub_major="6")
-    assert requirement_lines(text) == ["jupyterlab", "notebook", "ipykernel", "jupyterhub>=6,<7", "nbgitpuller",
-                                       "pytest", "rfc3987"]
-
-
-def test_lock_command_pins_for_both_architectures_with_hashes():
-    command = post.lock_command(["uv"], "3.12")
-    assert command[:3] == ["uv", "pip", "compile"]
-    assert {"--universal", "--generate-hashes"} <= set(command)
-    assert command[command.index("--python-version") + 1] == "3.12"
-
-
 @pytest.mark.parametrize(
     "message",
     ["error: Failed to fetch: `http://127.0.0.1:9/simple/numpy/`",

@@ -36,7 +36,7 @@ c.Authenticator.admin_users = INSTRUCTORS
 c.JupyterHub.spawner_class = "dockerspawner.DockerSpawner"
 c.DockerSpawner.image = COURSE_IMAGE
 c.DockerSpawner.cmd = ["jupyterhub-singleuser"]
-c.DockerSpawner.default_url = "{{ '/lab' if cookiecutter.interface == 'lab' else '/tree' }}"
+c.DockerSpawner.default_url = "{{ cookiecutter.__default_url }}"
 # One volume per student, mounted where the image keeps the student's work.
 c.DockerSpawner.notebook_dir = "/home/{{ cookiecutter.__user }}/work"
 c.DockerSpawner.volumes = {"{{ cookiecutter.project_slug }}-{username}": "/home/{{ cookiecutter.__user }}/work"}
