@@ -88,89 +88,108 @@ def before_and_after(results: dict) -> list[str]:
     return lines + [""]
 
 
+def header(results: dict) -> list[str]:
+    machine = results["machine"]
+    return ["# Benchmarks", "",
+            "Measured by `bench/` (`uv run --group bench python bench/run.py`), every number from one run on one "
+            "machine, the alternatives measured in the same run. Times are median (min–max, n runs).", "",
+            f"Machine: {machine['cpus']} CPUs, {machine['memory']}, {machine['arch']}, Linux {machine['kernel']}. "
+            + ", ".join(f"{name} {version}" for name, version in results["versions"].items()) + ".", "",
+            "![Benchmarks chart](benchmarks.png)", ""]
+
+
+# A section is its lines and its rows of the targets table: (measure, result, target, verdict).
+Section = tuple[list[str], list[tuple[str, str, str, str]]]
+
+
+def pinning_section(pinning: dict) -> Section:
+    lines = ["## Pinning", "",
+             "The template's `make lock` (uv, universal for amd64 + arm64, Python 3.13, hashes) against "
+             "`pip-compile --generate-hashes` (pip-tools, for the host's Python only) on the same "
+             "`requirements.in` (the packages plus Jupyter). Cold: empty caches; warm: the caches of the "
+             "previous run. A warm run still asks the index whether each package has changed; the last "
+             "column is the same lock answered from the cache alone (`--offline`), the resolver's own share.",
+             "",
+             "| package set | ours cold | pip-tools cold | ratio | ours warm | pip-tools warm | ratio "
+             "| ours warm, cache only (`--offline`) |",
+             "|---|---|---|---|---|---|---|---|"]
+    for label, result in pinning.items():
+        lines.append(f"| {label} | {seconds(result['ours']['cold'])} | {seconds(result['pip-tools']['cold'])} | "
+                     f"{result['ratio cold']:.1f}x | {seconds(result['ours']['warm'])} | "
+                     f"{seconds(result['pip-tools']['warm'])} | {result['ratio warm']:.1f}x | "
+                     f"{cached(result)} |")
+    cold = min(result["ratio cold"] for result in pinning.values())
+    warm = max(result["ours"]["warm"]["median"] for result in pinning.values())
+    targets = [("pinning, pip-tools / ours, cold", f"{cold:.1f}x (smallest)", "at least 20x",
+                met(cold, 20, larger_is_better=True)),
+               ("pinning, ours warm", f"{warm:.2f} s (largest)", "under 2 s", met(warm, 2))]
+    return lines + [""], targets
+
+
+def images_section(images: dict) -> Section:
+    size = images["image size"]
+    lines = ["## Images", "",
+             "The data-science course (numpy, pandas, matplotlib, scipy, scikit-learn, seaborn) built from the "
+             "generated Dockerfile, against a reference Dockerfile written the way the Jupyter Docker Stacks "
+             "install pip requirements (one stage, `pip install --no-cache-dir -r requirements.txt` as the "
+             "notebook user), on the same base image and the same pinned `requirements.txt`. Cold builds "
+             "start with every build cache pruned.", "",
+             "| measure | ours | reference | ratio |", "|---|---|---|---|",
+             f"| cold build | {seconds(images['cold build']['ours'])} | "
+             f"{seconds(images['cold build']['reference'])} | {images['cold build']['ratio']:.2f}x |",
+             f"| image size | {size['ours'] / 1e6:.0f} MB | {size['reference'] / 1e6:.0f} MB | "
+             f"{size['reference'] / size['ours']:.2f}x |",
+             f"| time to Jupyter (`up` to `/api/status` answering) | "
+             f"{seconds(images['time to jupyter']['ours'])} | {seconds(images['time to jupyter']['reference'])} | "
+             f"{images['time to jupyter']['ratio']:.2f}x |",
+             "", "The reference installs the same `requirements.txt`, so it starts faster for the same reason "
+             "as ours (see Before and after); what remains between the two is `docker compose up` (a project "
+             "network, a container with a health check and the start script that matches the student's uid) "
+             "against a bare `docker run`.",
+             "", "| rebuild | time |", "|---|---|"]
+    for name in ("rebuild, no change", "rebuild, notebook edited", "rebuild, one package added"):
+        lines.append(f"| {name.split(', ', 1)[1]} | {seconds(images[name])} |")
+    share = images["rebuild, one package added"]["share of cold build"]
+    lines += ["", f"Image floor (base image + the virtual environment by `du`): {size['floor'] / 1e6:.0f} MB; "
+              f"ours is {size['ours / floor']:.3f}x the floor.", ""]
+    targets = [
+        ("cold build, reference / ours", f"{images['cold build']['ratio']:.2f}x", "faster than the reference",
+         met(images["cold build"]["ratio"], 1, larger_is_better=True)),
+        ("rebuild after a notebook edit", f"{images['rebuild, notebook edited']['median']:.2f} s", "under 2 s",
+         met(images["rebuild, notebook edited"]["median"], 2)),
+        ("rebuild after adding a package", f"{share:.0%} of the cold build", "under 25%", met(share, 0.25)),
+        ("rebuild with no change", f"{images['rebuild, no change']['median']:.2f} s", "under 2 s",
+         met(images["rebuild, no change"]["median"], 2)),
+        ("image size / floor", f"{size['ours / floor']:.3f}", "within 10%", met(size["ours / floor"], 1.10)),
+        ("time to Jupyter, median", f"{images['time to jupyter']['ours']['median']:.2f} s", "under 2 s",
+         met(images["time to jupyter"]["ours"]["median"], 2)),
+    ]
+    return lines, targets
+
+
+def suite_section(suite: dict) -> list[str]:
+    return ["## The template's test suite", "",
+            f"The test suite (`uv run pytest`) on this machine: {suite['outcome']} in "
+            f"{suite['wall seconds'] / 60:.1f} min; "
+            f"{suite['image builds']} course image builds took {suite['build seconds']:.0f} s "
+            f"({suite['build share']:.0%} of the run; a build reuses the layers the engine's build cache "
+            "already holds).", ""]
+
+
 def write_report() -> None:
     results = json.loads(RESULTS.read_text())
-    lines = ["# Benchmarks", "",
-             "Measured by `bench/` (`uv run --group bench python bench/run.py`), every number from one run on one "
-             "machine, the alternatives measured in the same run. Times are median (min–max, n runs).", "",
-             f"Machine: {results['machine']['cpus']} CPUs, {results['machine']['memory']}, "
-             f"{results['machine']['arch']}, Linux {results['machine']['kernel']}. "
-             + ", ".join(f"{name} {version}" for name, version in results["versions"].items()) + ".", "",
-             "![Benchmarks chart](benchmarks.png)", ""]
-    summary_rows = []
-    if "pinning" in results:
-        lines += ["## Pinning", "",
-                  "The template's `make lock` (uv, universal for amd64 + arm64, Python 3.13, hashes) against "
-                  "`pip-compile --generate-hashes` (pip-tools, for the host's Python only) on the same "
-                  "`requirements.in` (the packages plus Jupyter). Cold: empty caches; warm: the caches of the "
-                  "previous run. A warm run still asks the index whether each package has changed; the last "
-                  "column is the same lock answered from the cache alone (`--offline`), the resolver's own share.",
-                  "",
-                  "| package set | ours cold | pip-tools cold | ratio | ours warm | pip-tools warm | ratio "
-                  "| ours warm, cache only (`--offline`) |",
-                  "|---|---|---|---|---|---|---|---|"]
-        for label, result in results["pinning"].items():
-            lines.append(f"| {label} | {seconds(result['ours']['cold'])} | {seconds(result['pip-tools']['cold'])} | "
-                         f"{result['ratio cold']:.1f}x | {seconds(result['ours']['warm'])} | "
-                         f"{seconds(result['pip-tools']['warm'])} | {result['ratio warm']:.1f}x | "
-                         f"{cached(result)} |")
-        cold = min(result["ratio cold"] for result in results["pinning"].values())
-        warm = max(result["ours"]["warm"]["median"] for result in results["pinning"].values())
-        summary_rows += [("pinning, pip-tools / ours, cold", f"{cold:.1f}x (smallest)", "at least 20x",
-                          met(cold, 20, larger_is_better=True)),
-                         ("pinning, ours warm", f"{warm:.2f} s (largest)", "under 2 s", met(warm, 2))]
-        lines.append("")
-    if "images" in results:
-        images = results["images"]
-        size = images["image size"]
-        lines += ["## Images", "",
-                  "The data-science course (numpy, pandas, matplotlib, scipy, scikit-learn, seaborn) built from the "
-                  "generated Dockerfile, against a reference Dockerfile written the way the Jupyter Docker Stacks "
-                  "install pip requirements (one stage, `pip install --no-cache-dir -r requirements.txt` as the "
-                  "notebook user), on the same base image and the same pinned `requirements.txt`. Cold builds "
-                  "start with every build cache pruned.", "",
-                  "| measure | ours | reference | ratio |", "|---|---|---|---|",
-                  f"| cold build | {seconds(images['cold build']['ours'])} | "
-                  f"{seconds(images['cold build']['reference'])} | {images['cold build']['ratio']:.2f}x |",
-                  f"| image size | {size['ours'] / 1e6:.0f} MB | {size['reference'] / 1e6:.0f} MB | "
-                  f"{size['reference'] / size['ours']:.2f}x |",
-                  f"| time to Jupyter (`up` to `/api/status` answering) | "
-                  f"{seconds(images['time to jupyter']['ours'])} | {seconds(images['time to jupyter']['reference'])} | "
-                  f"{images['time to jupyter']['ratio']:.2f}x |",
-                  "", "The reference installs the same `requirements.txt`, so it starts faster for the same reason "
-                  "as ours (see Before and after); what remains between the two is `docker compose up` (a project "
-                  "network, a container with a health check and the start script that matches the student's uid) "
-                  "against a bare `docker run`.",
-                  "", "| rebuild | time |", "|---|---|"]
-        for name in ("rebuild, no change", "rebuild, notebook edited", "rebuild, one package added"):
-            lines.append(f"| {name.split(', ', 1)[1]} | {seconds(images[name])} |")
-        share = images["rebuild, one package added"]["share of cold build"]
-        lines += ["", f"Image floor (base image + the virtual environment by `du`): {size['floor'] / 1e6:.0f} MB; "
-                  f"ours is {size['ours / floor']:.3f}x the floor.", ""]
-        summary_rows += [
-            ("cold build, reference / ours", f"{images['cold build']['ratio']:.2f}x", "faster than the reference",
-             met(images["cold build"]["ratio"], 1, larger_is_better=True)),
-            ("rebuild after a notebook edit", f"{images['rebuild, notebook edited']['median']:.2f} s", "under 2 s",
-             met(images["rebuild, notebook edited"]["median"], 2)),
-            ("rebuild after adding a package", f"{share:.0%} of the cold build", "under 25%", met(share, 0.25)),
-            ("rebuild with no change", f"{images['rebuild, no change']['median']:.2f} s", "under 2 s",
-             met(images["rebuild, no change"]["median"], 2)),
-            ("image size / floor", f"{size['ours / floor']:.3f}", "within 10%", met(size["ours / floor"], 1.10)),
-            ("time to Jupyter, median", f"{images['time to jupyter']['ours']['median']:.2f} s", "under 2 s",
-             met(images["time to jupyter"]["ours"]["median"], 2)),
-        ]
+    lines, targets = header(results), []
+    for key, section in (("pinning", pinning_section), ("images", images_section)):
+        if key in results:
+            section_lines, section_targets = section(results[key])
+            lines += section_lines
+            targets += section_targets
     if "suite" in results:
-        suite = results["suite"]
-        lines += ["## The template's test suite", "",
-                  f"The test suite (`uv run pytest`) on this machine: {suite['outcome']} in "
-                  f"{suite['wall seconds'] / 60:.1f} min; "
-                  f"{suite['image builds']} course image builds took {suite['build seconds']:.0f} s "
-                  f"({suite['build share']:.0%} of the run; a build reuses the layers the engine's build cache "
-                  "already holds).", ""]
+        lines += suite_section(results["suite"])
     if "before" in results and "images" in results:
         lines += before_and_after(results)
     lines += ["## Targets", "", "| measure | result | target | |", "|---|---|---|---|"]
-    lines += [f"| {name} | {value} | {target} | {verdict} |" for name, value, target, verdict in summary_rows]
+    lines += [f"| {name} | {value} | {target} | {verdict} |" for name, value, target, verdict in targets]
     (DOCS / "benchmarks.md").write_text("\n".join(lines) + "\n")
     chart(results, DOCS / "benchmarks.png")
     print(f"wrote {DOCS / 'benchmarks.md'} and {DOCS / 'benchmarks.png'}")
