@@ -15,8 +15,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.base_images import ensure_python_base  # noqa: E402
-from tests.conftest import bake  # noqa: E402
+from tests.support.answers import bake  # noqa: E402
+from tests.support.base_images import ensure_python_base  # noqa: E402
 
 RESULTS = ROOT / "docs" / "benchmarks.json"
 PYTHON_VERSION = "3.13"

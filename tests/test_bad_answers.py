@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from cookiecutter.exceptions import FailedHookException
 
-from tests.conftest import SKIP_LOCK, bake
+from tests.support.answers import SKIP_LOCK, bake
 
 BAD_ANSWERS = {
     "stacks-without-python-3.10": ({"python_version": "3.10", "base_image": "jupyter-scipy-notebook"},

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from tests.conftest import Course
+from tests.support.course import Course
 
 pytestmark = pytest.mark.docker
 

@@ -1,4 +1,4 @@
-"""The default course, built and started for real, as a student would start it."""
+"""The default course started without a token of its own, and a course generated offline, built and run."""
 
 from __future__ import annotations
 
@@ -8,23 +8,11 @@ import secrets
 import pytest
 import requests
 
-from tests.conftest import DEFAULT_ANSWERS, Course, bake, free_port
+from tests.support.answers import DEFAULT_ANSWERS, bake_with
+from tests.support.course import Course
+from tests.support.engine import free_port
 
 pytestmark = pytest.mark.docker
-
-
-def test_jupyter_answers_api_status_with_the_token(running_default_course):
-    response = running_default_course.get("/api/status", token=running_default_course.token)
-    assert response.status_code == 200
-    assert "started" in response.json()
-
-
-def test_jupyter_refuses_contents_without_the_token(running_default_course):
-    assert running_default_course.get("/api/contents").status_code == 403
-
-
-def test_jupyter_refuses_a_wrong_token(running_default_course):
-    assert running_default_course.get("/api/contents", token="wrong").status_code == 403
 
 
 def test_without_env_the_log_prints_a_random_token_link_that_works(default_course_image):
@@ -45,18 +33,18 @@ def test_without_env_the_log_prints_a_random_token_link_that_works(default_cours
         course.down()
 
 
-def test_project_generated_offline_still_builds_and_runs(tmp_path, python_base):
-    project = bake(tmp_path, {"project_slug": "offline-course", "packages": "six"},
-                   {"UV_DEFAULT_INDEX": "http://127.0.0.1:9/simple", "UV_HTTP_RETRIES": "0",
-                    "PIP_INDEX_URL": "http://127.0.0.1:9/simple"})
+def test_project_generated_offline_still_builds_and_runs(cookies, python_base):
+    project = bake_with(cookies, {"project_slug": "offline-course", "packages": "six"},
+                        {"UV_DEFAULT_INDEX": "http://127.0.0.1:9/simple", "UV_HTTP_RETRIES": "0",
+                         "PIP_INDEX_URL": "http://127.0.0.1:9/simple"})
     assert (project / "requirements.txt").read_text().startswith("# NOT PINNED YET")
     python_base(DEFAULT_ANSWERS["python_version"])
-    course = Course(project, free_port(), token=secrets.token_hex(8))
+    course = Course(project, port=free_port(), token=secrets.token_hex(8))
     try:
         course.compose("build", timeout=1800)
         course.compose("up", "--detach")
         course.wait_healthy()
-        assert course.get("/api/status", token=course.token).status_code == 200
+        assert course.api("GET", "/api/status").status_code == 200
     finally:
         course.down()
         course.compose("down", "--rmi", "all", check=False)

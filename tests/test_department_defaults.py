@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 from cookiecutter.main import cookiecutter
 
-from tests.conftest import SKIP_LOCK, TEMPLATE
+from tests.support.answers import SKIP_LOCK, TEMPLATE
 
 DEPARTMENT = {
     "instructor_email": "teaching@cs.example.edu",

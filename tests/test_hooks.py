@@ -10,7 +10,7 @@ import pytest
 
 from hooks import post_gen_project as post
 from hooks import pre_gen_project as pre
-from tests.conftest import DEFAULT_ANSWERS, DEFAULT_SLUG, DEFAULTS, requirement_lines
+from tests.support.answers import DEFAULT_ANSWERS, DEFAULT_SLUG, DEFAULTS, requirement_lines
 
 
 def default_answers(**changes) -> dict:

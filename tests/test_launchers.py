@@ -10,15 +10,16 @@ import time
 import pytest
 import requests
 
-from tests.conftest import DEFAULT_ANSWERS, bake, docker, free_port, stop_process
+from tests.support.answers import DEFAULT_ANSWERS, bake_with
+from tests.support.engine import engine, free_port, remove_image, stop_process
 
 pytestmark = pytest.mark.docker
 
 
 @pytest.fixture(scope="module")
-def launcher_course(tmp_path_factory, python_base):
+def launcher_course(cookies_session, python_base):
     python_base(DEFAULT_ANSWERS["python_version"])
-    return bake(tmp_path_factory.mktemp("launchers"), {"project_slug": "launcher-course", "packages": "six"})
+    return bake_with(cookies_session, {"project_slug": "launcher-course", "packages": "six"})
 
 
 def test_repo2docker_builds_the_repository_and_its_container_serves_jupyter(launcher_course, tmp_path):
@@ -43,15 +44,14 @@ def test_repo2docker_builds_the_repository_and_its_container_serves_jupyter(laun
         status = requests.get(f"http://127.0.0.1:{port}/api/status", params={"token": token}, timeout=10)
         assert status.status_code == 200
         assert requests.get(f"http://127.0.0.1:{port}/api/contents", timeout=10).status_code == 403
-        user = docker("inspect", "--format", "{{.Config.User}}", image).stdout.strip()
+        user = engine().images.get(image).attrs["Config"]["User"]
         assert user in ("1000", "jovyan")
     finally:
         stop_process(process)
         log.close()
-        containers = docker("ps", "--all", "--quiet", "--filter", f"ancestor={image}").stdout.split()
-        if containers:
-            docker("rm", "--force", *containers, check=False)
-        docker("image", "rm", "--force", image, check=False)
+        for container in engine().containers.list(all=True, filters={"ancestor": image}):
+            container.remove(force=True)
+        remove_image(image)
 
 
 def test_dev_container_cli_brings_up_the_course_and_imports_its_packages(launcher_course):
@@ -70,12 +70,12 @@ def test_dev_container_cli_brings_up_the_course_and_imports_its_packages(launche
         assert result.returncode == 0, result.stdout + result.stderr
         assert result.stdout.split()[-2:] == ["student", DEFAULT_ANSWERS["python_version"]]
     finally:
-        containers = docker("ps", "--all", "--quiet", "--filter", f"label=devcontainer.local_folder={folder}").stdout
-        images = {docker("inspect", "--format", "{{.Config.Image}}", c).stdout.strip() for c in containers.split()}
-        if containers.split():
-            docker("rm", "--force", *containers.split(), check=False)
+        containers = engine().containers.list(all=True, filters={"label": f"devcontainer.local_folder={folder}"})
+        images = {container.attrs["Config"]["Image"] for container in containers}
+        for container in containers:
+            container.remove(force=True)
         for image in images:
-            docker("image", "rm", "--force", image, check=False)
-        for image in docker("images", "--format", "{{.Repository}}:{{.Tag}}").stdout.split():
+            remove_image(image)
+        for image in [tag for local in engine().images.list() for tag in local.tags]:
             if image.startswith("vsc-launcher-course"):
-                docker("image", "rm", "--force", image, check=False)
+                remove_image(image)

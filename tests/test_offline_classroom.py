@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import subprocess
 
 import pytest
 
-from tests.conftest import Course, docker, image_of
+from tests.support.course import Course
+from tests.support.engine import docker, engine
+from tests.support.matrices import image_of
 
 pytestmark = pytest.mark.docker
 
@@ -31,8 +32,8 @@ def bundle(built_course):
 
 def test_the_bundle_is_compressed_and_says_its_size(bundle, built_course):
     archive, checksum, output = bundle
-    image = json.loads(docker("image", "inspect", image_of(built_course("default"))).stdout)[0]
-    assert archive.stat().st_size < image["Size"]
+    image = engine().images.get(image_of(built_course("default")))
+    assert archive.stat().st_size < image.attrs["Size"]
     assert re.search(rf"{archive.name}: [\d.,]+[KMG]", output), output
     assert checksum.read_text().split() == [subprocess.run(["sha256sum", str(archive)], capture_output=True,
                                                            text=True, check=True).stdout.split()[0], archive.name]
@@ -42,7 +43,7 @@ def test_a_student_without_internet_loads_the_bundle_and_starts_the_course(bundl
     archive, checksum, _ = bundle
     project = built_course("default")
     image = image_of(project)
-    image_id = docker("image", "inspect", "--format", "{{.Id}}", image).stdout.strip()
+    image_id = engine().images.get(image).id
     # The student's copy of the course and of the two files, on an engine without the image.
     student = tmp_path / "student"
     shutil.copytree(project, student, ignore=shutil.ignore_patterns("*-image.tar.gz*"))
@@ -64,7 +65,7 @@ def test_a_student_without_internet_loads_the_bundle_and_starts_the_course(bundl
         # Nothing pulled (the registry is out of reach here) and nothing built.
         assert not BUILD_OR_PULL.search(up.stdout + up.stderr), up.stdout + up.stderr
         course.wait_healthy()
-        assert docker("inspect", "--format", "{{.Image}}", course.container_id()).stdout.strip() == image_id
+        assert course.container().image.id == image_id
         smoke = course.exec("jupyter", "nbconvert", "--to", "notebook", "--execute", "--output-dir", "/tmp",
                             "/home/student/work/course/00-check-environment.ipynb", check=False)
         assert smoke.returncode == 0, smoke.stderr

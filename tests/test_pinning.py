@@ -11,7 +11,7 @@ from cookiecutter.exceptions import FailedHookException
 from packaging.markers import Marker
 from packaging.version import Version
 
-from tests.conftest import DEFAULT_SLUG, TEMPLATE, bake
+from tests.support.answers import DEFAULT_SLUG, TEMPLATE, bake
 
 pytestmark = pytest.mark.network
 

@@ -19,7 +19,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import JUPYTER_PROCESSES, Course, image_of, parse_jupyter_processes, stop_process
+from tests.support.course import JUPYTER_PROCESSES, Course, parse_jupyter_processes
+from tests.support.engine import stop_process
+from tests.support.matrices import image_of
 
 pytestmark = pytest.mark.docker
 

@@ -19,7 +19,9 @@ import pytest
 import requests
 import yaml
 
-from tests.conftest import DEFAULT_ANSWERS, Course, bake, docker, free_port, stop_process, wait_for_url
+from tests.support.answers import DEFAULT_ANSWERS, bake_with
+from tests.support.course import Course
+from tests.support.engine import docker, engine, free_port, stop_process, wait_for_url
 
 pytestmark = [pytest.mark.docker, pytest.mark.network]
 
@@ -80,9 +82,8 @@ def run(*command: str, cwd: Path, timeout: float = 1800) -> subprocess.Completed
 
 def remove_local_images(image: str) -> None:
     """Every local image of that repository, tagged or left untagged by a newer build."""
-    ids = set(docker("images", "--quiet", "--filter", f"reference={image}").stdout.split())
-    if ids:
-        docker("image", "rm", "--force", *ids)
+    for local in engine().images.list(filters={"reference": image}):
+        engine().images.remove(local.id, force=True)
 
 
 @pytest.fixture(scope="module")
@@ -94,12 +95,11 @@ def registry(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def instructor(registry, tmp_path_factory, python_base):
+def instructor(registry, cookies_session, python_base):
     """The instructor's course repository, generated for the local registry and committed."""
     python_base(DEFAULT_ANSWERS["python_version"])
-    project = bake(tmp_path_factory.mktemp("instructor"),
-                   {"project_slug": "published-course", "image_registry": f"localhost:{registry.port}/teach",
-                    "packages": "six"})
+    project = bake_with(cookies_session, {"project_slug": "published-course", "packages": "six",
+                                          "image_registry": f"localhost:{registry.port}/teach"})
     assert git("init", "--quiet", "--initial-branch=main", cwd=project).returncode == 0
     git("add", "--all", cwd=project)
     assert git("commit", "--quiet", "-m", "Course", cwd=project).returncode == 0
@@ -157,7 +157,7 @@ def test_a_students_fresh_clone_pulls_the_published_image_without_building(stude
     up = student.compose("up", "--detach")
     assert not BUILD_OUTPUT.search(up.stdout + up.stderr), up.stdout + up.stderr
     student.wait_healthy()
-    repo_digests = json.loads(docker("image", "inspect", "--format", "{{json .RepoDigests}}", f"{image}:latest").stdout)
+    repo_digests = engine().images.get(f"{image}:latest").attrs["RepoDigests"]
     assert f"{image}@{registry.digest(image.split('/', 1)[1], 'latest')}" in repo_digests
     assert student.api("GET", "/api/status").status_code == 200
 
@@ -215,13 +215,13 @@ def test_a_mid_semester_update_reaches_the_student_and_leaves_their_work_alone(p
 
 
 @pytest.fixture
-def frozen_course(registry, python_base, tmp_path):
+def frozen_course(registry, python_base, cookies):
     """A course whose base image is a mirror in the local registry; its images removed afterwards."""
     base = f"localhost:{registry.port}/mirror/python:{DEFAULT_ANSWERS['python_version']}-slim"
     docker("tag", python_base(DEFAULT_ANSWERS["python_version"]), base)
     docker("push", base)
-    project = bake(tmp_path, {"project_slug": "frozen-course", "image_registry": f"localhost:{registry.port}/teach",
-                              "base_image": "custom", "custom_base_image": base, "packages": "six"})
+    project = bake_with(cookies, {"project_slug": "frozen-course", "image_registry": f"localhost:{registry.port}/teach",
+                                  "base_image": "custom", "custom_base_image": base, "packages": "six"})
     yield project, base, f"localhost:{registry.port}/teach/frozen-course"
     remove_local_images(f"localhost:{registry.port}/teach/frozen-course")
     # The mirror's tag only: its first image is the base image itself, under its own name.

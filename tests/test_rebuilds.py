@@ -10,7 +10,9 @@ import uuid
 
 import pytest
 
-from tests.conftest import DEFAULT_ANSWERS, Course, bake, image_of
+from tests.support.answers import DEFAULT_ANSWERS, bake_with
+from tests.support.course import Course
+from tests.support.matrices import image_of
 
 pytestmark = pytest.mark.docker
 
@@ -58,9 +60,9 @@ def lock(course: Course) -> None:
 
 
 @pytest.fixture(scope="module")
-def course(tmp_path_factory, python_base):
+def course(cookies_session, python_base):
     python_base(DEFAULT_ANSWERS["python_version"])
-    project = bake(tmp_path_factory.mktemp("rebuild"), {"project_slug": "rebuild-course", "packages": "six"})
+    project = bake_with(cookies_session, {"project_slug": "rebuild-course", "packages": "six"})
     course = Course(project)
     # Brings the build cache's environment back to this course's packages.
     mark_new(course)

@@ -16,7 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import BUILT_COURSES, Course, answers_for, docker
+from tests.support.course import Course
+from tests.support.engine import docker
+from tests.support.matrices import BUILT_COURSES, answers_for
 
 pytestmark = pytest.mark.docker
 
@@ -34,8 +36,7 @@ def chown_work(project, uid: int, gid: int | None = None) -> None:
 @pytest.fixture(scope="module", params=list(BUILT_COURSES), ids=list(BUILT_COURSES))
 def course(request, built_course):
     """One running course per combination, its work/ owned by STUDENT_UID; shared by the tests."""
-    running = Course(built_course(request.param))
-    running.name = request.param
+    running = Course(built_course(request.param), name=request.param)
     chown_work(running.path, STUDENT_UID)
     try:
         yield running.up()
@@ -63,8 +64,7 @@ def jupyter_and_kernel_processes(course: Course) -> list[dict]:
 # 1. Healthy --------------------------------------------------------------------
 
 def test_compose_up_reaches_healthy(course):
-    status = docker("inspect", "--format", "{{.State.Health.Status}}", course.container_id()).stdout
-    assert status.strip() == "healthy"
+    assert course.container().attrs["State"]["Health"]["Status"] == "healthy"
 
 
 def test_api_status_answers_with_the_token(course):
@@ -77,9 +77,12 @@ def test_contents_without_a_token_are_refused(course):
     assert course.api("GET", "/api/contents", token=None).status_code == 403
 
 
+def test_contents_with_a_wrong_token_are_refused(course):
+    assert course.api("GET", "/api/contents", token="wrong").status_code == 403
+
+
 def test_port_is_published_on_localhost_only(course):
-    ports = json.loads(docker("inspect", "--format", "{{json .NetworkSettings.Ports}}",
-                              course.container_id()).stdout)
+    ports = course.container().attrs["NetworkSettings"]["Ports"]
     bindings = [binding for published in ports.values() if published for binding in published]
     assert bindings == [{"HostIp": "127.0.0.1", "HostPort": str(course.port)}]
 
@@ -199,8 +202,7 @@ def test_system_packages_are_installed(course):
 
 
 def test_image_records_its_base_and_course(course):
-    labels = json.loads(docker("inspect", "--format", "{{json .Config.Labels}}",
-                               course.compose("images", "--quiet").stdout.split()[0]).stdout)
+    labels = course.container().image.labels
     answers = answers_for(course.name)
     base = answers["custom_base_image"] or f"python:{answers['python_version']}-slim"
     assert labels["org.opencontainers.image.base.name"] == base
@@ -375,5 +377,5 @@ def test_stop_with_a_running_kernel_is_graceful(course):
     start_kernel(course)
     course.compose("stop")
     # Shut down on SIGTERM, not killed at compose's 10 s deadline (exit code 137).
-    state = json.loads(docker("inspect", "--format", "{{json .State}}", course.container_id()).stdout)
+    state = course.container().attrs["State"]
     assert state["ExitCode"] == 0, state

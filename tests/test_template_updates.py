@@ -23,7 +23,8 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from hooks.post_gen_project import split_requirements
-from tests.conftest import DEFAULT_ANSWERS, SKIP_LOCK, TEMPLATE, docker, free_port, requirement_lines, stop_process
+from tests.support.answers import DEFAULT_ANSWERS, SKIP_LOCK, TEMPLATE, requirement_lines
+from tests.support.engine import docker, free_port, stop_process
 
 pytestmark = [pytest.mark.docker, pytest.mark.network]
 

@@ -29,7 +29,7 @@ import requests
 import yaml
 from uv import find_uv_bin
 
-from tests.conftest import free_port, stop_process, wait_for_url
+from tests.support.engine import free_port, stop_process, wait_for_url
 
 pytestmark = pytest.mark.network
 

@@ -1,0 +1,130 @@
+"""A generated course repository, started and driven the way a student does."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+from docker.models.containers import Container
+
+from tests.support.engine import engine, free_port
+
+# Each Jupyter process (server and kernels, not tini), from /proc inside the
+# container: "uid gid no-new-privs effective-capabilities groups...".
+JUPYTER_PROCESSES = """
+import os, pathlib
+for proc in pathlib.Path("/proc").glob("[0-9]*"):
+    if proc.name == str(os.getpid()):  # this script's own command line names jupyter too
+        continue
+    try:
+        command = (proc / "cmdline").read_bytes().replace(b"\\0", b" ").decode()
+        status = dict(line.split(":", 1) for line in (proc / "status").read_text().splitlines())
+    except OSError:
+        continue
+    if "jupyter" in command and not command.startswith("tini"):
+        print(status["Uid"].split()[0], status["Gid"].split()[0], status["NoNewPrivs"].strip(),
+              status["CapEff"].strip(), status["Groups"])
+"""
+
+
+def parse_jupyter_processes(output: str) -> list[dict]:
+    return [{"uid": int(uid), "gid": int(gid), "no_new_privs": flag, "capabilities": int(caps, 16),
+             "groups": [int(group) for group in groups]}
+            for uid, gid, flag, caps, *groups in (row.split() for row in output.splitlines())]
+
+
+@dataclass
+class Course:
+    """A generated course repository driven with the student's own compose commands."""
+
+    path: Path
+    # The combination's name in tests.support.matrices, when it is one of them.
+    name: str = "default"
+    port: int = field(default_factory=lambda: free_port())
+    token: str | None = field(default_factory=lambda: secrets.token_hex(16))
+    env: dict = field(default_factory=dict)
+    # Another compose project name lets a copy of a course run beside the original.
+    project: str | None = None
+
+    def compose(self, *args: str, timeout: float = 900, check: bool = True) -> subprocess.CompletedProcess:
+        env = {**os.environ, "JUPYTER_PORT": str(self.port), **self.env}
+        if self.token is not None:
+            env["JUPYTER_TOKEN"] = self.token
+        name = ["--project-name", self.project] if self.project else []
+        return subprocess.run(["docker", "compose", *name, *args], cwd=self.path, env=env, check=check,
+                              text=True, capture_output=True, timeout=timeout)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def container_id(self) -> str:
+        return self.compose("ps", "--all", "--quiet", "jupyter").stdout.strip()
+
+    def container(self) -> Container:
+        """The course's container, through the engine's API."""
+        return engine(self.env.get("DOCKER_HOST")).containers.get(self.container_id())
+
+    def up(self) -> Course:
+        self.compose("up", "--detach")
+        self.wait_healthy()
+        return self
+
+    def wait_healthy(self, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        status = ""
+        while time.monotonic() < deadline:
+            status = self.container().attrs["State"].get("Health", {}).get("Status", "")
+            if status == "healthy":
+                return
+            time.sleep(0.5)
+        logs = self.compose("logs", check=False).stdout
+        raise AssertionError(f"container not healthy after {timeout}s ({status}):\n{logs}")
+
+    def api(self, method: str, path: str, token: str | None = "own", **kwargs) -> requests.Response:
+        """Call Jupyter's REST API, with this course's token unless told otherwise."""
+        token = self.token if token == "own" else token
+        headers = {"Authorization": f"token {token}"} if token else {}
+        return requests.request(method, self.url + path, headers=headers, timeout=30, **kwargs)
+
+    def exec(self, *command: str, user: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
+        """Run a command in the running container (as the course user unless told otherwise)."""
+        result = self.container().exec_run(list(command), user=user or self.course_uid(), demux=True)
+        stdout, stderr = ((part or b"").decode() for part in result.output)
+        completed = subprocess.CompletedProcess(list(command), result.exit_code, stdout, stderr)
+        if check:
+            completed.check_returncode()
+        return completed
+
+    def course_uid(self) -> str:
+        return self.container().exec_run(["sh", "-c", 'id -u "$NB_USER"']).output.decode().strip()
+
+    def jupyter_processes(self) -> list[dict]:
+        """Jupyter's server and kernels as /proc shows them inside the container (see JUPYTER_PROCESSES)."""
+        return parse_jupyter_processes(self.exec("python", "-c", JUPYTER_PROCESSES, user="0").stdout)
+
+    def save_notebook(self, path: str, text: str) -> None:
+        """Save a one-cell notebook through Jupyter's API, as the student's browser does."""
+        notebook = {"cells": [{"cell_type": "markdown", "metadata": {}, "source": text}],
+                    "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+        response = self.api("PUT", f"/api/contents/{path}",
+                            json={"type": "notebook", "format": "json", "content": notebook})
+        assert response.status_code in (200, 201), response.text
+
+    def read_notebook(self, path: str) -> str:
+        response = self.api("GET", f"/api/contents/{path}")
+        assert response.status_code == 200, response.text
+        return response.json()["content"]["cells"][0]["source"]
+
+    def processes(self) -> list[dict]:
+        """Every process in the container: uid, pid, state and command line (from the host's ps)."""
+        table = self.container().top(ps_args="-o uid,pid,stat,args")["Processes"]
+        return [{"uid": int(uid), "pid": int(pid), "stat": stat, "args": args} for uid, pid, stat, args in table]
+
+    def down(self) -> None:
+        self.compose("down", "--volumes", "--remove-orphans", "--timeout", "10", check=False)

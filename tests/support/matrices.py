@@ -1,0 +1,99 @@
+"""Every combination of answers the tests bake or build, in one place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hooks.pre_gen_project import JUPYTER_STACKS_PYTHON, is_stacks
+from tests.support.answers import DEFAULT_ANSWERS, DEFAULTS
+
+# The answers that are a choice in cookiecutter.json, and the yes/no ones.
+CHOICES = {key: value for key, value in DEFAULTS.items() if isinstance(value, list) and not key.startswith("_")}
+FLAGS = [key for key, value in DEFAULTS.items() if isinstance(value, bool) and not key.startswith("_")]
+# Answers that change the files' shape, rotated through the combinations.
+APT_PACKAGES = "graphviz libgl1"
+REGISTRY_WITH_PORT = "registry.example.edu:5000/courses"
+MIRROR = "registry.example.edu:5000/mirror"
+
+
+def combination_name(answers: dict) -> str:
+    """A readable id: the Python, base and interface, then what differs from the defaults."""
+    parts = [f"py{answers['python_version']}", answers["base_image"], answers["interface"]]
+    for flag in FLAGS:
+        if answers[flag] != DEFAULTS[flag]:
+            parts.append(flag.replace("_", "-") if answers[flag] else f"no-{flag.replace('_', '-')}")
+    if answers["apt_packages"]:
+        parts.append("apt")
+    if answers["jupyter_port"] != DEFAULTS["jupyter_port"]:
+        parts.append(f"port-{answers['jupyter_port']}")
+    if answers["image_registry"] == REGISTRY_WITH_PORT:
+        parts.append("registry-port")
+    return "-".join(parts)
+
+
+def generate_combinations() -> dict[str, dict]:
+    """Complete answers (defaults merged in) from cookiecutter.json's own options.
+
+    The defaults first; then one combination per other value of each choice,
+    the other answers rotated through them: yes/no answers flipped in every
+    combination (alternate halves), system packages, another port and a registry with a port in
+    some. So every choice value and both values of every yes/no answer are
+    baked, and a new option or value is baked as soon as cookiecutter.json has it.
+    """
+    rows = [dict(DEFAULT_ANSWERS)]
+    for key, values in CHOICES.items():
+        for value in values[1:]:
+            row = len(rows)
+            answers = {**DEFAULT_ANSWERS, key: value}
+            if is_stacks(answers["base_image"]) and answers["python_version"] not in JUPYTER_STACKS_PYTHON:
+                answers["python_version"] = JUPYTER_STACKS_PYTHON[-1]
+            if answers["base_image"] == "custom":
+                answers["custom_base_image"] = f"{MIRROR}/python:{answers['python_version']}-slim"
+                answers["image_registry"] = REGISTRY_WITH_PORT
+            # Half the yes/no answers flipped, the other half in the next combination.
+            answers.update({flag: not DEFAULTS[flag] for number, flag in enumerate(FLAGS) if (row + number) % 2})
+            if row % 3:
+                answers["apt_packages"] = APT_PACKAGES
+            if row % 4 == 3:
+                answers["jupyter_port"] = "9999"
+            rows.append(answers)
+    return {("default" if answers == DEFAULT_ANSWERS else combination_name(answers)): answers for answers in rows}
+
+
+# Baked and checked statically (test_generation.py): files, lint, answers.
+COMBINATIONS = generate_combinations()
+
+
+# Courses built and run for real. Multiply what changes the image (Python and
+# its base, interface, package set, system packages); everything else is
+# checked statically in test_generation.py.
+SMALL = "numpy"
+DATA_SCIENCE = "numpy pandas matplotlib scipy scikit-learn seaborn"
+CUSTOM_BASE = "registry.example.edu/mirror/python:3.13-slim"
+BUILT_COURSES = {
+    "default": {},
+    "py3.11-notebook-small": {"python_version": "3.11", "interface": "notebook", "packages": "requests"},
+    "py3.13-lab-data-science-graphviz": {"packages": DATA_SCIENCE, "apt_packages": "graphviz"},
+    "py3.14-lab-small": {"python_version": "3.14", "packages": SMALL},
+    "py3.13-custom-base-notebook": {"base_image": "custom", "custom_base_image": CUSTOM_BASE,
+                                    "interface": "notebook", "packages": SMALL},
+}
+# Generated and linted by test_generation.py but never built by the suite, and why.
+CHECKED_STATICALLY = {
+    "Jupyter Docker Stacks bases (minimal-notebook, scipy-notebook)":
+        "the suite builds stand-ins only for python:*-slim; the conda-based images have none",
+    "Python 3.10 and 3.12 bases": "no Debian release ships these Pythons to build a stand-in from",
+    "gpu=yes": "it needs an NVIDIA GPU and the NVIDIA container toolkit",
+}
+
+
+def answers_for(name: str) -> dict:
+    """The answers of a built course, defaults included; each gets its own slug, so its own image and project."""
+    answers = {**DEFAULT_ANSWERS, **BUILT_COURSES[name]}
+    if name != "default":
+        answers["project_slug"] = f"course-{name.replace('.', '')}"
+    return answers
+
+
+def image_of(project: Path) -> str:
+    return f"{DEFAULTS['image_registry']}/{project.name}:latest"
