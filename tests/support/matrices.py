@@ -69,7 +69,7 @@ COMBINATIONS = generate_combinations()
 # checked statically in test_generation.py.
 SMALL = "numpy"
 DATA_SCIENCE = "numpy pandas matplotlib scipy scikit-learn seaborn"
-CUSTOM_BASE = "registry.example.edu/mirror/python:3.13-slim"
+CUSTOM_BASE = f"registry.example.edu/mirror/python:{DEFAULT_ANSWERS['python_version']}-slim"
 BUILT_COURSES = {
     "default": {},
     "py3.11-notebook-small": {"python_version": "3.11", "interface": "notebook", "packages": "requests"},
