@@ -11,115 +11,25 @@ import re
 import shlex
 import shutil
 import subprocess
-import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import requests
 
 from tests.support.answers import DEFAULTS
-from tests.support.engine import docker, engine, free_port, stop_process, wait_for_url
+from tests.support.engine import docker, engine, stop_process, wait_for_url
+from tests.support.hub import running_hub
 
 pytestmark = pytest.mark.docker
 
 # A class logging in at the start of a lab: every server is started at the same moment.
 STUDENTS = [f"student{number}" for number in range(1, 16)]
-TEST_LOGIN = """
-c = get_config()  # noqa: F821
-load_subconfig({config!r})  # noqa: F821 - the generated configuration, unchanged
-# A test login for the listed students, and a service token the tests drive the hub with.
-c.JupyterHub.authenticator_class = "dummy"
-c.DummyAuthenticator.password = "not-for-production"
-c.Authenticator.allowed_users = set({students!r})
-c.JupyterHub.bind_url = "http://127.0.0.1:{port}"
-c.JupyterHub.hub_port = {hub_port}
-c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{proxy_api_port}"
-c.JupyterHub.db_url = "sqlite:///{workdir}/jupyterhub.sqlite"
-c.JupyterHub.cookie_secret_file = "{workdir}/jupyterhub_cookie_secret"
-c.JupyterHub.services.append({{"name": "course-tests", "api_token": "{token}"}})
-c.JupyterHub.load_roles.append({{
-    "name": "course-tests",
-    "scopes": ["admin:users", "admin:servers", "tokens", "read:services"],
-    "services": ["course-tests"],
-}})
-"""
-
-
-@dataclass
-class Hub:
-    url: str
-    token: str
-    slug: str
-
-    def api(self, method: str, path: str, **kwargs) -> requests.Response:
-        return requests.request(method, f"{self.url}/hub/api{path}", timeout=60,
-                                headers={"Authorization": f"token {self.token}"}, **kwargs)
-
-    def start_server(self, user: str) -> None:
-        response = self.api("POST", f"/users/{user}/server")
-        assert response.status_code in (201, 202), response.text
-        deadline = time.monotonic() + 180
-        while not self.api("GET", f"/users/{user}").json()["servers"].get("", {}).get("ready"):
-            assert time.monotonic() < deadline, f"{user}'s server did not become ready"
-            time.sleep(1)
-
-    def stop_server(self, user: str) -> None:
-        response = self.api("DELETE", f"/users/{user}/server")
-        assert response.status_code in (202, 204), response.text
-        deadline = time.monotonic() + 120
-        while self.api("GET", f"/users/{user}").json()["servers"]:
-            assert time.monotonic() < deadline, f"{user}'s server did not stop"
-            time.sleep(1)
-
-    def user_token(self, user: str) -> str:
-        response = self.api("POST", f"/users/{user}/tokens", json={"note": "course tests"})
-        assert response.status_code == 201, response.text
-        return response.json()["token"]
-
-    def as_user(self, user: str, token: str, method: str, path: str, **kwargs) -> requests.Response:
-        return requests.request(method, f"{self.url}/user/{user}{path}", timeout=60, allow_redirects=False,
-                                headers={"Authorization": f"token {token}"}, **kwargs)
 
 
 @pytest.fixture(scope="module")
 def hub(built_course, tmp_path_factory):
-    if not shutil.which("configurable-http-proxy"):
-        pytest.fail("the JupyterHub test needs configurable-http-proxy (npm install -g configurable-http-proxy)")
-    project = built_course("default")
-    workdir = tmp_path_factory.mktemp("hub")
-    port, token = free_port(), "course-tests-" + Path(workdir).name
-    (workdir / "test_config.py").write_text(TEST_LOGIN.format(
-        config=str(project / "deploy" / "jupyterhub" / "jupyterhub_config.py"), students=STUDENTS,
-        port=port, hub_port=free_port(), proxy_api_port=free_port(), workdir=workdir, token=token))
-    log = (workdir / "jupyterhub.log").open("w")
-    process = subprocess.Popen([shutil.which("jupyterhub"), "-f", "test_config.py"], cwd=workdir,
-                               stdout=log, stderr=subprocess.STDOUT)
-    hub = Hub(f"http://127.0.0.1:{port}", token, project.name)
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert process.poll() is None, (workdir / "jupyterhub.log").read_text()
-            try:
-                if hub.api("GET", "/").status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert time.monotonic() < deadline, (workdir / "jupyterhub.log").read_text()
-            time.sleep(0.5)
-        # The hub creates the allowed users itself.
-        assert {user["name"] for user in hub.api("GET", "/users").json()} >= set(STUDENTS)
-        yield hub
-    finally:
-        if process.poll() is None:
-            for user in STUDENTS:
-                hub.api("DELETE", f"/users/{user}/server")
-        stop_process(process)
-        log.close()
-        for user in STUDENTS:
-            docker("rm", "--force", f"{project.name}-{user}", check=False)
-            docker("volume", "rm", f"{project.name}-{user}", check=False)
+    with running_hub(built_course("default"), tmp_path_factory.mktemp("hub"), STUDENTS) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
@@ -138,6 +48,17 @@ def test_fifteen_students_starting_at_once_each_get_their_own_server_through_the
     assert sorted(containers) == sorted(f"{hub.slug}-{user}" for user in STUDENTS)
 
 
+# A notebook's first cell: the image's own check imports every course package.
+IMPORT_THE_COURSE_PACKAGES = "from course_check import check_packages\ncheck_packages()"
+
+
+def test_every_students_server_runs_a_cell_importing_the_course_packages(hub, tokens):
+    with ThreadPoolExecutor(len(STUDENTS)) as pool:
+        replies = pool.map(lambda user: hub.run_cell(user, tokens[user], IMPORT_THE_COURSE_PACKAGES), STUDENTS)
+        statuses = {user: reply["status"] for user, reply in zip(STUDENTS, replies, strict=True)}
+    assert statuses == dict.fromkeys(STUDENTS, "ok")
+
+
 def test_each_server_runs_the_course_image_as_the_course_user(hub, tokens):
     for user in STUDENTS:
         container = engine().containers.get(f"{hub.slug}-{user}")
@@ -146,7 +67,7 @@ def test_each_server_runs_the_course_image_as_the_course_user(hub, tokens):
 
 
 def test_no_student_can_reach_another_students_server(hub, tokens):
-    for user, neighbour in zip(STUDENTS, STUDENTS[1:] + STUDENTS[:1]):
+    for user, neighbour in zip(STUDENTS, STUDENTS[1:] + STUDENTS[:1], strict=True):
         response = hub.as_user(neighbour, tokens[user], "GET", "/api/contents")
         assert response.status_code in (302, 403), (user, neighbour, response.status_code)
 

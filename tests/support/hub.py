@@ -1,0 +1,148 @@
+"""The course's generated JupyterHub configuration, run for real with a test login (tests and bench/)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+from tornado.httpclient import HTTPRequest
+from tornado.websocket import websocket_connect
+
+from tests.support.engine import docker, free_port, stop_process
+
+TEST_LOGIN = """
+c = get_config()  # noqa: F821
+load_subconfig({config!r})  # noqa: F821 - the generated configuration, unchanged
+# A test login for the listed students, and a service token the tests drive the hub with.
+c.JupyterHub.authenticator_class = "dummy"
+c.DummyAuthenticator.password = "not-for-production"
+c.Authenticator.allowed_users = set({students!r})
+c.JupyterHub.bind_url = "http://127.0.0.1:{port}"
+c.JupyterHub.hub_port = {hub_port}
+c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{proxy_api_port}"
+c.JupyterHub.db_url = "sqlite:///{workdir}/jupyterhub.sqlite"
+c.JupyterHub.cookie_secret_file = "{workdir}/jupyterhub_cookie_secret"
+c.JupyterHub.services.append({{"name": "course-tests", "api_token": "{token}"}})
+c.JupyterHub.load_roles.append({{
+    "name": "course-tests",
+    "scopes": ["admin:users", "admin:servers", "tokens", "read:services"],
+    "services": ["course-tests"],
+}})
+"""
+
+
+@dataclass
+class Hub:
+    url: str
+    token: str
+    slug: str
+    process: subprocess.Popen
+
+    def api(self, method: str, path: str, **kwargs) -> requests.Response:
+        return requests.request(method, f"{self.url}/hub/api{path}", timeout=60,
+                                headers={"Authorization": f"token {self.token}"}, **kwargs)
+
+    def start_server(self, user: str) -> None:
+        response = self.api("POST", f"/users/{user}/server")
+        assert response.status_code in (201, 202), response.text
+        deadline = time.monotonic() + 180
+        while not self.api("GET", f"/users/{user}").json()["servers"].get("", {}).get("ready"):
+            assert time.monotonic() < deadline, f"{user}'s server did not become ready"
+            time.sleep(1)
+
+    def stop_server(self, user: str) -> None:
+        response = self.api("DELETE", f"/users/{user}/server")
+        assert response.status_code in (202, 204), response.text
+        deadline = time.monotonic() + 120
+        while self.api("GET", f"/users/{user}").json()["servers"]:
+            assert time.monotonic() < deadline, f"{user}'s server did not stop"
+            time.sleep(1)
+
+    def user_token(self, user: str) -> str:
+        response = self.api("POST", f"/users/{user}/tokens", json={"note": "course tests"})
+        assert response.status_code == 201, response.text
+        return response.json()["token"]
+
+    def as_user(self, user: str, token: str, method: str, path: str, **kwargs) -> requests.Response:
+        return requests.request(method, f"{self.url}/user/{user}{path}", timeout=60, allow_redirects=False,
+                                headers={"Authorization": f"token {token}"}, **kwargs)
+
+
+    def run_cell(self, user: str, token: str, code: str, timeout: float = 300) -> dict:
+        """Start a kernel in the user's server and run one cell in it, as a notebook does; return the reply."""
+        kernel = self.as_user(user, token, "POST", "/api/kernels", json={"name": "python3"})
+        assert kernel.status_code == 201, kernel.text
+        url = f"{self.url.replace('http', 'ws', 1)}/user/{user}/api/kernels/{kernel.json()['id']}/channels"
+        try:
+            return asyncio.run(asyncio.wait_for(execute(url, token, code), timeout))
+        finally:
+            self.as_user(user, token, "DELETE", f"/api/kernels/{kernel.json()['id']}")
+
+
+async def execute(url: str, token: str, code: str) -> dict:
+    """Send one execute_request over the kernel's websocket and wait for its reply."""
+    connection = await websocket_connect(HTTPRequest(url, headers={"Authorization": f"token {token}"}))
+    message_id = uuid.uuid4().hex
+    connection.write_message(json.dumps({
+        "header": {"msg_id": message_id, "msg_type": "execute_request", "session": uuid.uuid4().hex,
+                   "username": "", "version": "5.3"},
+        "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
+        "content": {"code": code, "silent": False, "store_history": False, "user_expressions": {},
+                    "allow_stdin": False, "stop_on_error": True},
+    }))
+    try:
+        while True:
+            raw = await connection.read_message()
+            assert raw is not None, "the kernel's websocket closed"
+            message = json.loads(raw)
+            if message["msg_type"] == "execute_reply" and message["parent_header"].get("msg_id") == message_id:
+                return message["content"]
+    finally:
+        connection.close()
+
+
+@contextmanager
+def running_hub(project: Path, workdir: Path, students: list[str]) -> Iterator[Hub]:
+    """The project's deploy/jupyterhub config with a test login for these students; their servers removed after."""
+    if not shutil.which("configurable-http-proxy"):
+        raise AssertionError("JupyterHub needs configurable-http-proxy (npm install -g configurable-http-proxy)")
+    port, token = free_port(), "course-tests-" + workdir.name
+    (workdir / "test_config.py").write_text(TEST_LOGIN.format(
+        config=str(project / "deploy" / "jupyterhub" / "jupyterhub_config.py"), students=students,
+        port=port, hub_port=free_port(), proxy_api_port=free_port(), workdir=workdir, token=token))
+    log = (workdir / "jupyterhub.log").open("w")
+    process = subprocess.Popen([shutil.which("jupyterhub"), "-f", "test_config.py"], cwd=workdir,
+                               stdout=log, stderr=subprocess.STDOUT)
+    hub = Hub(f"http://127.0.0.1:{port}", token, project.name, process)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert process.poll() is None, (workdir / "jupyterhub.log").read_text()
+            try:
+                if hub.api("GET", "/").status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert time.monotonic() < deadline, (workdir / "jupyterhub.log").read_text()
+            time.sleep(0.5)
+        # The hub creates the allowed users itself.
+        assert {user["name"] for user in hub.api("GET", "/users").json()} >= set(students)
+        yield hub
+    finally:
+        if process.poll() is None:
+            for user in students:
+                hub.api("DELETE", f"/users/{user}/server")
+        stop_process(process)
+        log.close()
+        for user in students:
+            docker("rm", "--force", f"{project.name}-{user}", check=False)
+            docker("volume", "rm", f"{project.name}-{user}", check=False)
