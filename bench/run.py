@@ -176,6 +176,26 @@ def suite_section(suite: dict) -> list[str]:
             "already holds).", ""]
 
 
+def hub_section(hub: dict) -> list[str]:
+    classes = [hub[key] for key in sorted((key for key in hub if key.isdigit()), key=int)]
+    lines = ["## A whole class on one hub", "",
+             "`bench/hub.py`: the course's `deploy/jupyterhub` configuration (DockerSpawner, the default course "
+             "image) with a test login; every student's server is started at the same moment, then each runs a "
+             "notebook cell that imports the course packages (the image's own `check_packages()`) over the kernel's "
+             f"websocket, through the hub's proxy. Measured on {hub['measured on']}, in a run of its own.", "",
+             "| students | failures | ready, median | ready, slowest | everyone's first cell | hub + proxy memory "
+             "| a student's server, idle | after the imports (median, largest) |",
+             "|---|---|---|---|---|---|---|---|"]
+    for result in classes:
+        lines.append(
+            f"| {result['students']} | {len(result['failures'])} | {result['ready median']:.1f} s | "
+            f"{result['ready slowest']:.1f} s | {result['first cells, all']:.1f} s | "
+            f"{result['hub memory'] / 1e6:.0f} MB | {result['server memory idle, median'] / 1e6:.0f} MB | "
+            f"{result['server memory after imports, median'] / 1e6:.0f} MB, "
+            f"{result['server memory after imports, largest'] / 1e6:.0f} MB |")
+    return lines + [""]
+
+
 def write_report() -> None:
     results = json.loads(RESULTS.read_text())
     lines, targets = header(results), []
@@ -184,6 +204,8 @@ def write_report() -> None:
             section_lines, section_targets = section(results[key])
             lines += section_lines
             targets += section_targets
+    if "hub" in results:
+        lines += hub_section(results["hub"])
     if "suite" in results:
         lines += suite_section(results["suite"])
     if "before" in results and "images" in results:
@@ -202,7 +224,7 @@ def main() -> None:
     args = parser.parse_args()
     if not args.report:
         here = Path(__file__).parent
-        scripts = ["pinning.py", "images.py"] + ([] if args.skip_suite else ["suite.py"])
+        scripts = ["pinning.py", "images.py", "hub.py"] + ([] if args.skip_suite else ["suite.py"])
         for script in scripts:
             subprocess.run([sys.executable, str(here / script)], check=True)
     write_report()

@@ -77,7 +77,7 @@ class Hub:
                                 headers={"Authorization": f"token {token}"}, **kwargs)
 
 
-    def run_cell(self, user: str, token: str, code: str, timeout: float = 300) -> dict:
+    def run_cell(self, user: str, token: str, code: str, timeout: float = 300, keep_kernel: bool = False) -> dict:
         """Start a kernel in the user's server and run one cell in it, as a notebook does; return the reply."""
         kernel = self.as_user(user, token, "POST", "/api/kernels", json={"name": "python3"})
         assert kernel.status_code == 201, kernel.text
@@ -85,7 +85,8 @@ class Hub:
         try:
             return asyncio.run(asyncio.wait_for(execute(url, token, code), timeout))
         finally:
-            self.as_user(user, token, "DELETE", f"/api/kernels/{kernel.json()['id']}")
+            if not keep_kernel:
+                self.as_user(user, token, "DELETE", f"/api/kernels/{kernel.json()['id']}")
 
 
 async def execute(url: str, token: str, code: str) -> dict:
