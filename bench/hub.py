@@ -23,9 +23,7 @@ from pathlib import Path
 from common import base_image, make_project, run, save
 
 from tests.support.engine import engine
-from tests.support.hub import Hub, running_hub
-
-IMPORT_THE_COURSE_PACKAGES = "from course_check import check_packages\ncheck_packages()"
+from tests.support.hub import IMPORT_THE_COURSE_PACKAGES, Hub, running_hub
 
 
 def resident_bytes(pid: int) -> int:

@@ -11,7 +11,7 @@ import pytest
 from tests.support.answers import SKIP_LOCK, bake_with
 from tests.support.base_images import ensure_python_base
 from tests.support.course import Course
-from tests.support.engine import docker, docker_objects
+from tests.support.engine import docker, docker_objects, remove_image
 from tests.support.matrices import CHECKED_STATICALLY, answers_for, image_of
 
 
@@ -88,7 +88,7 @@ def built_course(cookies_session, python_base):
 
     yield _build
     for project in built.values():
-        subprocess.run(["docker", "image", "rm", "--force", image_of(project)], capture_output=True)
+        remove_image(image_of(project))
     for tag in extra_tags:
         subprocess.run(["docker", "image", "rm", tag], capture_output=True)
 

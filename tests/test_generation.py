@@ -24,6 +24,7 @@ from hooks import post_gen_project as post
 from hooks.pre_gen_project import split_requirements
 from tests.support.answers import DEFAULT_ANSWERS, DEFAULT_SLUG, DEFAULTS, requirement_lines
 from tests.support.engine import docker, engine
+from tests.support.git import git
 from tests.support.matrices import CHOICES, COMBINATIONS, FLAGS
 
 ALWAYS = {
@@ -368,11 +369,6 @@ READ_BY_THE_ENGINE = re.compile(r"(\.sh|\.py|\.ya?ml|\.in|^requirements.*\.txt|^
                                 r"|^\.dockerignore|^\.env.*|\.ipynb)$")
 
 
-def git(*args: str, cwd: Path) -> str:
-    return subprocess.run(["git", "-c", "user.name=Instructor", "-c", "user.email=i@example.edu", *args],
-                          cwd=cwd, check=True, capture_output=True, text=True).stdout
-
-
 def test_a_windows_checkout_keeps_lf_in_every_file_the_engine_reads(bake_static, tmp_path):
     origin = tmp_path / "course"
     shutil.copytree(bake_static({}), origin)
@@ -383,7 +379,7 @@ def test_a_windows_checkout_keeps_lf_in_every_file_the_engine_reads(bake_static,
     subprocess.run(["git", "-c", "core.autocrlf=true", "clone", "--quiet", str(origin), str(tmp_path / "clone")],
                    check=True)
     clone = tmp_path / "clone"
-    files = git("ls-files", cwd=clone).split()
+    files = git("ls-files", cwd=clone).stdout.split()
     engine_files = [name for name in files if READ_BY_THE_ENGINE.search(name)]
     assert {"Dockerfile", "compose.yaml", "docker/start-course.sh", ".env.example"} <= set(engine_files)
     for name in engine_files:

@@ -11,6 +11,7 @@ import pytest
 from hooks import post_gen_project as post
 from hooks import pre_gen_project as pre
 from tests.support.answers import DEFAULT_ANSWERS, DEFAULT_SLUG, DEFAULTS, requirement_lines
+from tests.support.git import git
 
 
 def default_answers(**changes) -> dict:
@@ -319,11 +320,9 @@ def test_recorded_answers_hold_the_answers_and_nothing_of_the_machine():
 def git_checkout(folder: Path) -> str:
     """A git repository with one commit, as cookiecutter clones a template; returns the commit."""
     folder.mkdir()
-    subprocess.run(["git", "init", "-q", str(folder)], check=True)
-    subprocess.run(["git", "-C", str(folder), "-c", "user.name=T", "-c", "user.email=t@example.edu",
-                    "commit", "-q", "--allow-empty", "-m", "template"], check=True)
-    return subprocess.run(["git", "-C", str(folder), "rev-parse", "HEAD"], check=True,
-                          capture_output=True, text=True).stdout.strip()
+    git("init", "-q", cwd=folder)
+    git("commit", "-q", "--allow-empty", "-m", "template", cwd=folder)
+    return git("rev-parse", "HEAD", cwd=folder).stdout.strip()
 
 
 @pytest.mark.parametrize(("template", "url"), [

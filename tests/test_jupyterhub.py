@@ -18,7 +18,7 @@ import pytest
 
 from tests.support.answers import DEFAULTS
 from tests.support.engine import docker, engine, stop_process, wait_for_url
-from tests.support.hub import running_hub
+from tests.support.hub import IMPORT_THE_COURSE_PACKAGES, running_hub
 
 pytestmark = pytest.mark.docker
 
@@ -46,10 +46,6 @@ def test_fifteen_students_starting_at_once_each_get_their_own_server_through_the
         assert response.status_code == 200, (user, response.text)
     containers = [container.name for container in engine().containers.list(filters={"name": f"{hub.slug}-student"})]
     assert sorted(containers) == sorted(f"{hub.slug}-{user}" for user in STUDENTS)
-
-
-# A notebook's first cell: the image's own check imports every course package.
-IMPORT_THE_COURSE_PACKAGES = "from course_check import check_packages\ncheck_packages()"
 
 
 def test_every_students_server_runs_a_cell_importing_the_course_packages(hub, tokens):

@@ -22,6 +22,7 @@ import yaml
 from tests.support.answers import DEFAULT_ANSWERS, bake_with
 from tests.support.course import Course
 from tests.support.engine import docker, engine, free_port, stop_process, wait_for_url
+from tests.support.git import git
 
 pytestmark = [pytest.mark.docker, pytest.mark.network]
 
@@ -69,11 +70,6 @@ class Registry:
         return response.headers["Docker-Content-Digest"]
 
 
-def git(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(["git", "-c", "user.name=Course", "-c", "user.email=course@example.edu", *args], cwd=cwd,
-                          check=False, capture_output=True, text=True)
-
-
 def run(*command: str, cwd: Path, timeout: float = 1800) -> subprocess.CompletedProcess:
     result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout)
     assert result.returncode == 0, f"{' '.join(command)}:\n{result.stdout[-3000:]}{result.stderr[-3000:]}"
@@ -100,9 +96,9 @@ def instructor(registry, cookies_session, python_base):
     python_base(DEFAULT_ANSWERS["python_version"])
     project = bake_with(cookies_session, {"project_slug": "published-course", "packages": "six",
                                           "image_registry": f"localhost:{registry.port}/teach"})
-    assert git("init", "--quiet", "--initial-branch=main", cwd=project).returncode == 0
+    assert git("init", "--quiet", "--initial-branch=main", cwd=project, check=False).returncode == 0
     git("add", "--all", cwd=project)
-    assert git("commit", "--quiet", "-m", "Course", cwd=project).returncode == 0
+    assert git("commit", "--quiet", "-m", "Course", cwd=project, check=False).returncode == 0
     image = f"localhost:{registry.port}/teach/published-course"
     yield project, image
     remove_local_images(image)
@@ -139,7 +135,7 @@ def student(published, tmp_path):
     """A student's fresh clone on a machine that has never seen the course image."""
     project, image = published
     clone = tmp_path / "student"
-    assert git("clone", "--quiet", str(project), str(clone), cwd=tmp_path).returncode == 0
+    assert git("clone", "--quiet", str(project), str(clone), cwd=tmp_path, check=False).returncode == 0
     remove_local_images(image)
     course = Course(clone, project="published-course-student")
     yield course
@@ -197,11 +193,11 @@ def test_a_mid_semester_update_reaches_the_student_and_leaves_their_work_alone(p
     (project / "course/01-week-4.ipynb").write_text(json.dumps(lesson))
     run("make", "push", cwd=project)
     git("add", "--all", cwd=project)
-    assert git("commit", "--quiet", "-m", "Week 4", cwd=project).returncode == 0
+    assert git("commit", "--quiet", "-m", "Week 4", cwd=project, check=False).returncode == 0
     # The student runs exactly what their README says, with the course in the background.
     commands = readme_update_commands(student.path)
     assert commands == ["git pull", "docker compose pull", "docker compose up"]
-    pulled = git("pull", cwd=student.path)
+    pulled = git("pull", cwd=student.path, check=False)
     assert pulled.returncode == 0, pulled.stdout + pulled.stderr
     assert not re.search(r"conflict|would be overwritten", pulled.stdout + pulled.stderr, re.IGNORECASE)
     student.compose("pull")

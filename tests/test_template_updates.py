@@ -25,22 +25,16 @@ from packaging.utils import canonicalize_name
 from hooks.post_gen_project import split_requirements
 from tests.support.answers import DEFAULT_ANSWERS, SKIP_LOCK, TEMPLATE, requirement_lines
 from tests.support.engine import docker, free_port, stop_process
+from tests.support.git import git
 
 pytestmark = [pytest.mark.docker, pytest.mark.network]
 
 PROJECT_DIR = "{{cookiecutter.__project_dir}}"
-GIT_IDENTITY = ["-c", "user.name=Ada Lovelace", "-c", "user.email=ada@example.edu"]
-
-
-def git(folder: Path, *args: str) -> str:
-    return subprocess.run(["git", *GIT_IDENTITY, *args], cwd=folder, check=True, capture_output=True,
-                          text=True).stdout
 
 
 def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
-    while subprocess.run(["git", "ls-remote", f"git://127.0.0.1:{port}/template"],
-                         capture_output=True).returncode != 0:
+    while git("ls-remote", f"git://127.0.0.1:{port}/template", cwd=TEMPLATE, check=False).returncode != 0:
         assert process.poll() is None, "git daemon stopped"
         assert time.monotonic() < deadline, "git daemon did not answer"
         time.sleep(0.2)
@@ -51,15 +45,14 @@ def template_repository(tmp_path_factory):
     """A git copy of this template, served at git://127.0.0.1:<port>/template; yields its folder and URL."""
     served = tmp_path_factory.mktemp("served")
     copy = served / "template"
-    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=TEMPLATE,
-                           check=True, capture_output=True, text=True).stdout.split("\0")
+    files = git("ls-files", "--cached", "--others", "--exclude-standard", "-z", cwd=TEMPLATE).stdout.split("\0")
     for name in filter(None, files):
         if (TEMPLATE / name).is_file():
             (copy / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(TEMPLATE / name, copy / name)
-    git(copy, "init", "-q", "-b", "main")
-    git(copy, "add", "--all")
-    git(copy, "commit", "-q", "-m", "The template as it is")
+    git("init", "-q", "-b", "main", cwd=copy)
+    git("add", "--all", cwd=copy)
+    git("commit", "-q", "-m", "The template as it is", cwd=copy)
     port = free_port()
     daemon = subprocess.Popen(["git", "daemon", "--reuseaddr", "--export-all", f"--base-path={served}",
                                "--listen=127.0.0.1", f"--port={port}", str(served)],
@@ -77,8 +70,8 @@ def change_template(template: Path, path: str, old: str, new: str) -> str:
     text = target.read_text()
     assert old in text
     target.write_text(text.replace(old, new, 1))
-    git(template, "commit", "-q", "--all", "-m", f"Change {path}")
-    return git(template, "rev-parse", "HEAD").strip()
+    git("commit", "-q", "--all", "-m", f"Change {path}", cwd=template)
+    return git("rev-parse", "HEAD", cwd=template).stdout.strip()
 
 
 def generate_course(url: str, tmp_path: Path, slug: str, env: dict | None = None) -> Path:
@@ -92,9 +85,9 @@ def generate_course(url: str, tmp_path: Path, slug: str, env: dict | None = None
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     project = tmp_path / "courses" / slug
-    git(project, "init", "-q", "-b", "main")
-    git(project, "add", "--all")
-    git(project, "commit", "-q", "-m", "Generated from the template")
+    git("init", "-q", "-b", "main", cwd=project)
+    git("add", "--all", cwd=project)
+    git("commit", "-q", "-m", "Generated from the template", cwd=project)
     return project
 
 
@@ -107,7 +100,7 @@ def test_the_course_records_the_template_and_nothing_of_the_instructors_machine(
     project = generate_course(url, tmp_path, "course-recorded", SKIP_LOCK)
     state = json.loads((project / ".cruft.json").read_text())
     assert state["template"] == url
-    assert state["commit"] == git(template, "rev-parse", "HEAD").strip()
+    assert state["commit"] == git("rev-parse", "HEAD", cwd=template).stdout.strip()
     assert state["context"]["cookiecutter"]["project_slug"] == "course-recorded"
     for recorded in (project / ".cruft.json", project / ".cookiecutter.json"):
         text = recorded.read_text()
@@ -128,8 +121,8 @@ def instructors_course(template_repository, tmp_path, python_base):
     dockerfile = project / "Dockerfile"
     dockerfile.write_text(dockerfile.read_text().replace("        tini \\\n", "        tini \\\n        less \\\n", 1))
     assert make(project, "lock").returncode == 0
-    git(project, "add", "--all")
-    git(project, "commit", "-q", "-m", "Week 1: tabulate, a lesson, less")
+    git("add", "--all", cwd=project)
+    git("commit", "-q", "-m", "Week 1: tabulate, a lesson, less", cwd=project)
     yield project
     docker("compose", "down", "--volumes", cwd=project, check=False)
     docker("image", "rm", "--force", *docker("compose", "config", "--images", cwd=project).stdout.split(),
@@ -184,7 +177,7 @@ def test_a_conflicting_template_change_stops_with_the_files_to_resolve(template_
     readme = project / "README.md"
     title = readme.read_text().splitlines()[0]
     readme.write_text(readme.read_text().replace(title, title + " (spring term)", 1))
-    git(project, "commit", "-q", "--all", "-m", "Name the term")
+    git("commit", "-q", "--all", "-m", "Name the term", cwd=project)
     change_template(template, "README.md", "# {{ cookiecutter.course_name }}\n",
                     "# {{ cookiecutter.course_name }}: your course environment\n")
 
@@ -194,4 +187,4 @@ def test_a_conflicting_template_change_stops_with_the_files_to_resolve(template_
     assert "<<<<<<<" in readme.read_text()
     # Not pinned, not reported as done: the instructor resolves first.
     assert "Updated from the template" not in update.stdout
-    assert "UU README.md" in git(project, "status", "--porcelain")
+    assert "UU README.md" in git("status", "--porcelain", cwd=project).stdout

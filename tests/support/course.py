@@ -38,6 +38,10 @@ def parse_jupyter_processes(output: str) -> list[dict]:
             for uid, gid, flag, caps, *groups in (row.split() for row in output.splitlines())]
 
 
+def uid_of_course_user(container: Container) -> str:
+    return container.exec_run(["sh", "-c", 'id -u "$NB_USER"']).output.decode().strip()
+
+
 @dataclass
 class Course:
     """A generated course repository driven with the student's own compose commands."""
@@ -94,7 +98,8 @@ class Course:
 
     def exec(self, *command: str, user: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
         """Run a command in the running container (as the course user unless told otherwise)."""
-        result = self.container().exec_run(list(command), user=user or self.course_uid(), demux=True)
+        container = self.container()
+        result = container.exec_run(list(command), user=user or uid_of_course_user(container), demux=True)
         stdout, stderr = ((part or b"").decode() for part in result.output)
         completed = subprocess.CompletedProcess(list(command), result.exit_code, stdout, stderr)
         if check:
@@ -102,7 +107,7 @@ class Course:
         return completed
 
     def course_uid(self) -> str:
-        return self.container().exec_run(["sh", "-c", 'id -u "$NB_USER"']).output.decode().strip()
+        return uid_of_course_user(self.container())
 
     def jupyter_processes(self) -> list[dict]:
         """Jupyter's server and kernels as /proc shows them inside the container (see JUPYTER_PROCESSES)."""

@@ -19,6 +19,9 @@ from tornado.websocket import websocket_connect
 
 from tests.support.engine import docker, free_port, stop_process
 
+# A notebook's first cell: the image's own check imports every course package.
+IMPORT_THE_COURSE_PACKAGES = "from course_check import check_packages\ncheck_packages()"
+
 TEST_LOGIN = """
 c = get_config()  # noqa: F821
 load_subconfig({config!r})  # noqa: F821 - the generated configuration, unchanged
