@@ -178,6 +178,16 @@ def test_shell_scripts_pass_shellcheck(project):
     assert result.returncode == 0, result.stdout
 
 
+def test_every_dockerfile_has_the_apt_line_instructors_md_points_to(project):
+    dockerfile = (project / "Dockerfile").read_text()
+    assert "the `apt-get install` line of the `Dockerfile`" in (project / "INSTRUCTORS.md").read_text()
+    install = re.search(r"apt-get install -y --no-install-recommends \\\n(.*?)    && apt-get clean", dockerfile,
+                        re.DOTALL)
+    assert install, dockerfile
+    assert "# the course's system packages" in install.group(1)
+    assert set(answers_of(project)["apt_packages"].split()) <= set(install.group(1).split())
+
+
 def test_base_image_follows_the_answers(project):
     answers = answers_of(project)
     base_line = next(line for line in (project / "Dockerfile").read_text().splitlines()
