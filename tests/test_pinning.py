@@ -8,33 +8,15 @@ import subprocess
 
 import pytest
 from cookiecutter.exceptions import FailedHookException
-from packaging.markers import Marker
 from packaging.version import Version
 
-from tests.support.answers import DEFAULT_SLUG, TEMPLATE, bake
+from tests.support.answers import DEFAULT_SLUG, TEMPLATE, bake, pins
 
 pytestmark = pytest.mark.network
 
 # An index that refuses connections at once: what an offline laptop sees.
 UNREACHABLE_INDEX = {"UV_DEFAULT_INDEX": "http://127.0.0.1:9/simple", "UV_HTTP_RETRIES": "0",
                      "PIP_INDEX_URL": "http://127.0.0.1:9/simple", "PIP_RETRIES": "0"}
-
-
-PIN = re.compile(r"^([a-z0-9][a-z0-9._-]*)==(\S+)(?: ; (.*))? \\$", re.MULTILINE)
-
-
-def pins(requirements_txt: str, python: str, machine: str) -> dict[str, str]:
-    """The version of each package that installs on Linux with that Python and CPU."""
-    environment = {"python_version": python, "python_full_version": f"{python}.0",
-                   "sys_platform": "linux", "platform_system": "Linux", "platform_machine": machine,
-                   "implementation_name": "cpython", "platform_python_implementation": "CPython",
-                   "os_name": "posix"}
-    chosen: dict[str, str] = {}
-    for name, version, marker in PIN.findall(requirements_txt):
-        if not marker or Marker(marker).evaluate(environment):
-            assert name not in chosen, f"two pins of {name} apply to {python} on {machine}"
-            chosen[name] = version
-    return chosen
 
 
 @pytest.fixture(scope="module", params=["3.10", "3.13"], ids=lambda v: f"python-{v}")

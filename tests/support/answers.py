@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from cookiecutter.main import cookiecutter
+from packaging.markers import Marker
 from slugify import slugify
 
 TEMPLATE = Path(__file__).resolve().parents[2]
@@ -55,3 +57,26 @@ def bake(output_dir: Path, answers: dict | None = None, env: dict | None = None,
 def requirement_lines(text: str) -> list[str]:
     """The requirement lines of a requirements file, comments and blank lines left out."""
     return [line for line in text.splitlines() if line and not line.startswith("#")]
+
+
+PIN = re.compile(r"^([a-z0-9][a-z0-9._-]*)==(\S+)(?: ; (.*))? \\$", re.MULTILINE)
+
+
+def pins(requirements_txt: str, python: str, machine: str) -> dict[str, str]:
+    """The version of each package that installs on Linux with that Python and CPU."""
+    environment = {"python_version": python, "python_full_version": f"{python}.0",
+                   "sys_platform": "linux", "platform_system": "Linux", "platform_machine": machine,
+                   "implementation_name": "cpython", "platform_python_implementation": "CPython",
+                   "os_name": "posix"}
+    chosen: dict[str, str] = {}
+    for name, version, marker in PIN.findall(requirements_txt):
+        if not marker or Marker(marker).evaluate(environment):
+            assert name not in chosen, f"two pins of {name} apply to {python} on {machine}"
+            chosen[name] = version
+    return chosen
+
+
+def hashes_pinned(requirements_txt: str, name: str) -> set[str]:
+    """Every sha256 requirements.txt accepts for name's files (all its pins)."""
+    blocks = re.findall(rf"^{re.escape(name)}==.*?(?=^\S|\Z)", requirements_txt, re.MULTILINE | re.DOTALL)
+    return {digest for block in blocks for digest in re.findall(r"--hash=sha256:([0-9a-f]{64})", block)}

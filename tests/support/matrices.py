@@ -14,6 +14,7 @@ FLAGS = [key for key, value in DEFAULTS.items() if isinstance(value, bool) and n
 APT_PACKAGES = "graphviz libgl1"
 REGISTRY_WITH_PORT = "registry.example.edu:5000/courses"
 MIRROR = "registry.example.edu:5000/mirror"
+PYTORCH = "numpy, torch, torchvision"
 
 
 def combination_name(answers: dict) -> str:
@@ -24,6 +25,8 @@ def combination_name(answers: dict) -> str:
             parts.append(flag.replace("_", "-") if answers[flag] else f"no-{flag.replace('_', '-')}")
     if answers["apt_packages"]:
         parts.append("apt")
+    if answers["packages"] == PYTORCH:
+        parts.append("pytorch")
     if answers["jupyter_port"] != DEFAULTS["jupyter_port"]:
         parts.append(f"port-{answers['jupyter_port']}")
     if answers["image_registry"] == REGISTRY_WITH_PORT:
@@ -36,8 +39,8 @@ def generate_combinations() -> dict[str, dict]:
 
     The defaults first; then one combination per other value of each choice,
     the other answers rotated through them: yes/no answers flipped in every
-    combination (alternate halves), system packages, another port and a registry with a port in
-    some. So every choice value and both values of every yes/no answer are
+    combination (alternate halves), system packages, PyTorch, another port and a registry with a
+    port in some. So every choice value and both values of every yes/no answer are
     baked, and a new option or value is baked as soon as cookiecutter.json has it.
     """
     rows = [dict(DEFAULT_ANSWERS)]
@@ -56,6 +59,8 @@ def generate_combinations() -> dict[str, dict]:
                 answers["apt_packages"] = APT_PACKAGES
             if row % 4 == 3:
                 answers["jupyter_port"] = "9999"
+            if row % 3 == 2:
+                answers["packages"] = PYTORCH
             rows.append(answers)
     return {("default" if answers == DEFAULT_ANSWERS else combination_name(answers)): answers for answers in rows}
 

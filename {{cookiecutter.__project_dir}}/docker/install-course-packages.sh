@@ -1,7 +1,11 @@
 #!/bin/bash
 # Installs the course's packages into /opt/venv, on top of the Jupyter layer,
 # during the image build (see the Dockerfile):
-#   install-course-packages.sh REQUIREMENTS CACHE-DIR [uv venv options]
+#   install-course-packages.sh REQUIREMENTS CACHE-DIR [--sources PYPROJECT] [uv venv options]
+#
+# --sources: a pyproject.toml whose [tool.uv.sources] sent packages to another
+# index when REQUIREMENTS was pinned (pytorch-cpu/); they are installed from
+# there, every file still checked against its hash in REQUIREMENTS.
 #
 # CACHE-DIR is a build cache mount that keeps the environment this course
 # built last time, one per architecture and Python. uv changes only what
@@ -13,12 +17,23 @@ set -euo pipefail
 requirements=$1
 cache=$2
 shift 2
+sources=
+if [ "${1:-}" = --sources ]; then
+    sources=$2
+    shift 2
+fi
 uv=/opt/uv/bin/uv
 target=/opt/venv
 build="$cache/$(uname -m)-python$(python3 -c 'import platform; print(platform.python_version())')"
 
 sync() {
-    "$uv" pip sync --require-hashes --link-mode copy --cache-dir /var/cache/uv "$@" "$requirements"
+    if [ -n "$sources" ]; then
+        # uv pip sync has no sources; install --exact does the same with them.
+        "$uv" pip install --exact --require-hashes --link-mode copy --cache-dir /var/cache/uv "$@" \
+            -r "$requirements" -r "$sources"
+    else
+        "$uv" pip sync --require-hashes --link-mode copy --cache-dir /var/cache/uv "$@" "$requirements"
+    fi
 }
 
 # Paths (./lib/...) in the cached environment that /opt/venv does not have.
@@ -27,10 +42,30 @@ course_files() {
         <(cd "$target" && find . ! -type d | LC_ALL=C sort)
 }
 
+# One line per pin (continuation lines joined, comments dropped), sorted.
+pins() {
+    sed -e ':a' -e '/\\$/{N;s/\\\n//;ba' -e '}' "$1" | sed 's/#.*//; s/[[:space:]]\+/ /g; s/ $//' \
+        | grep '^[A-Za-z0-9]' | LC_ALL=C sort
+}
+
+# uv keeps an installed package whose version still matches without looking
+# at its hashes. So every package whose pin changed since the cached
+# environment was built (hashes, markers, version) is installed again, its
+# file checked against the new hashes; an environment without a record of its
+# pins is installed again whole.
+record="$build/.course-requirements.txt"
+reinstall=()
 if [ ! -x "$build/bin/python" ]; then
     "$uv" venv --quiet --relocatable "$@" --python "$(command -v python3)" "$build"
+elif [ -f "$record" ]; then
+    for name in $(LC_ALL=C comm -13 <(pins "$record") <(pins "$requirements") | sed 's/[][ =;<>!~].*//'); do
+        reinstall+=(--reinstall-package "$name")
+    done
+else
+    reinstall=(--reinstall)
 fi
-sync --python "$build/bin/python"
+sync --python "$build/bin/python" "${reinstall[@]}"
+cp "$requirements" "$record"
 
 # Byte-compile the course's code so that imports in notebooks are fast. Not
 # the packages' own test suites, which no notebook imports (a third of the

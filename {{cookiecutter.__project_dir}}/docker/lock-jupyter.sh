@@ -22,7 +22,9 @@ fi
 if ! grep -q -- '--hash=sha256:' requirements.txt; then
     echo "requirements.txt is not pinned yet: pinning requirements.in for this build." \
         "Run 'make lock' and commit requirements.txt." >&2
-    "$uv" pip compile requirements.in --output-file requirements.txt --quiet
+    inputs=(requirements.in)
+    if [ -f pytorch-cpu/pyproject.toml ]; then inputs+=(pytorch-cpu/pyproject.toml); fi
+    "$uv" pip compile "${inputs[@]}" --output-file requirements.txt --quiet
 fi
 
 # Every version is fixed by requirements.txt, so the download cache usually
