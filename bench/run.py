@@ -196,6 +196,25 @@ def hub_section(hub: dict) -> list[str]:
     return lines + [""]
 
 
+def pytorch_section(pytorch: dict) -> list[str]:
+    lines = ["## PyTorch without GPUs", "",
+             f"`bench/pytorch.py`: the course `{pytorch['course']}` (Python {pytorch['python']}) pinned with gpu=yes "
+             "(PyPI's builds, with CUDA) and with gpu=no (torch and torchvision from PyTorch's CPU-only index, "
+             "everything else from PyPI); for each architecture, the packages a student installs and the size of "
+             "their wheels as PyPI's JSON API publishes them. PyTorch's index was not reachable for this run: the "
+             "tests' stand-in took its place, so the CPU-only wheels' own sizes are not measured and the gpu=no "
+             f"figure counts what comes from PyPI only. Measured on {pytorch['measured on']}, in a run of its own.",
+             "", "| lock | platform | packages | wheels from PyPI | of which CUDA (`nvidia-*`, `cuda-*`, `triton`) "
+             "| torch |", "|---|---|---|---|---|---|"]
+    for lock in ("gpu=yes (PyPI)", "gpu=no (CPU-only index)"):
+        for platform, figures in pytorch[lock].items():
+            lines.append(
+                f"| {lock} | {platform} | {figures['packages']} | {figures['bytes from PyPI'] / 1e9:.2f} GB | "
+                f"{len(figures['CUDA packages'])} packages, {figures['CUDA bytes'] / 1e9:.2f} GB | "
+                f"{figures['torch']}{'' if 'MB' in figures['torch'] else ' (size not measured)'} |")
+    return lines + [""]
+
+
 def write_report() -> None:
     results = json.loads(RESULTS.read_text())
     lines, targets = header(results), []
@@ -206,6 +225,8 @@ def write_report() -> None:
             targets += section_targets
     if "hub" in results:
         lines += hub_section(results["hub"])
+    if "pytorch" in results:
+        lines += pytorch_section(results["pytorch"])
     if "suite" in results:
         lines += suite_section(results["suite"])
     if "before" in results and "images" in results:
@@ -224,7 +245,7 @@ def main() -> None:
     args = parser.parse_args()
     if not args.report:
         here = Path(__file__).parent
-        scripts = ["pinning.py", "images.py", "hub.py"] + ([] if args.skip_suite else ["suite.py"])
+        scripts = ["pinning.py", "images.py", "hub.py", "pytorch.py"] + ([] if args.skip_suite else ["suite.py"])
         for script in scripts:
             subprocess.run([sys.executable, str(here / script)], check=True)
     write_report()
