@@ -11,63 +11,22 @@ from __future__ import annotations
 import json
 import platform
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
-import requests
 import yaml
 
 from tests.support.answers import DEFAULT_ANSWERS, bake_with
 from tests.support.course import Course
-from tests.support.engine import docker, engine, free_port, stop_process, wait_for_url
+from tests.support.engine import docker, engine
 from tests.support.git import git
+from tests.support.registry import Registry
 
 pytestmark = [pytest.mark.docker, pytest.mark.network]
 
-REGISTRY_CONFIG = """\
-version: 0.1
-storage: {{filesystem: {{rootdirectory: {root}}}, delete: {{enabled: true}}}}
-http: {{addr: 127.0.0.1:{port}}}
-"""
 # BuildKit and the classic builder both print these for a build step.
 BUILD_OUTPUT = re.compile(r"^#\d+ \[|Building|=> \[", re.MULTILINE)
-
-
-class Registry:
-    """A registry on 127.0.0.1 that can be stopped and started again with the same content."""
-
-    def __init__(self, folder: Path):
-        if not shutil.which("docker-registry"):
-            pytest.fail("the publishing tests need Debian's docker-registry (apt-get install docker-registry)")
-        self.port = free_port()
-        self.config = folder / "registry.yml"
-        self.config.write_text(REGISTRY_CONFIG.format(root=folder / "data", port=self.port))
-        self.log = folder / "registry.log"
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        with self.log.open("a") as log:
-            self.process = subprocess.Popen(["docker-registry", "serve", str(self.config)], stdout=log,
-                                            stderr=subprocess.STDOUT)
-        wait_for_url(f"{self.url}/v2/", timeout=30, process=self.process, explain=self.log.read_text)
-
-    def stop(self) -> None:
-        if self.process:
-            stop_process(self.process)
-            self.process = None
-
-    def digest(self, repository: str, tag: str) -> str:
-        response = requests.head(f"{self.url}/v2/{repository}/manifests/{tag}", timeout=10, headers={
-            "Accept": "application/vnd.oci.image.manifest.v1+json, "
-                      "application/vnd.docker.distribution.manifest.v2+json"})
-        assert response.status_code == 200, response.status_code
-        return response.headers["Docker-Content-Digest"]
 
 
 def run(*command: str, cwd: Path, timeout: float = 1800) -> subprocess.CompletedProcess:

@@ -87,6 +87,24 @@ def test_port_is_published_on_localhost_only(course):
     assert bindings == [{"HostIp": "127.0.0.1", "HostPort": str(course.port)}]
 
 
+def test_the_course_starts_on_the_engines_default_network(course):
+    # No network of its own to create before Jupyter can answer (see bench/first_day.py).
+    assert list(course.container().attrs["NetworkSettings"]["Networks"]) == ["bridge"]
+
+
+def test_jupyter_is_started_without_the_jupyter_launcher(course):
+    # `jupyter lab` starts Python twice before Jupyter itself (the launcher, then jupyter-lab).
+    command = course.container().attrs["Config"]["Cmd"]
+    assert command in (["jupyter-lab"], ["jupyter-notebook"]), command
+
+
+def test_the_browser_offers_no_extension_installs(course):
+    page = course.api("GET", "/lab").text
+    manager = json.loads(re.search(r'"extensionManager": (\{[^}]*\})', page).group(1))
+    assert manager["name"] == "read-only"
+    assert manager["can_install"] is False
+
+
 def test_server_and_kernels_run_as_the_course_user(course):
     kernel = start_kernel(course)
     try:

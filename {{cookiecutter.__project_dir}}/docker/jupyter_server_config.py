@@ -5,6 +5,10 @@ import os
 c = get_config()  # noqa: F821 - provided by Jupyter when it loads this file
 
 c.ServerApp.open_browser = False
+# Extensions come with the image: no PyPI search or install button in the
+# browser (the environment is not the student's to change, and this is one
+# less thing loaded at start).
+c.LabApp.extension_manager = "readonly"
 # The student's own folder: everything created in Jupyter is saved there. The
 # course's notebooks appear in it as course/, read-only (compose.yaml).
 c.ServerApp.root_dir = os.path.expanduser("~/work")

@@ -1,0 +1,250 @@
+"""A student's first day: what they download, and how long until the first cell shows its output.
+
+The data-science course (jupyterhub=no) against the reference image of
+bench/images.py (the same pinned requirements.txt, installed the Jupyter
+Docker Stacks' way, on the same base), and against the same course generated
+by the template as it was before the start-up work (`--before`, a commit of
+this repository), all measured in this one run:
+
+- download: both images pushed to a registry on 127.0.0.1; the compressed
+  layers a student pulls, in all and without the base image's layers;
+- time to Jupyter: from `docker compose up --detach` (for the reference,
+  `docker run`) to /api/status answering, the image already pulled;
+- time to first output: the same start, then headless Chromium opens the
+  smoke notebook and runs its first cell; reported in parts (container
+  started, Jupyter answering, page loaded, kernel ready, output shown).
+
+    uv run --group bench python bench/first_day.py [--starts 10] [--browser-runs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+from common import DATA_SCIENCE_PACKAGES, PYTHON_VERSION, ROOT, base_image, make_project, run, save, summary
+from cookiecutter.main import cookiecutter
+from images import REFERENCE_DOCKERFILE
+from playwright.sync_api import sync_playwright
+
+from tests.support.engine import free_port
+from tests.support.registry import Registry
+
+# The template before the start-up changes (the course's own network, `jupyter lab`,
+# the PyPI extension manager).
+BEFORE = "50026c7"
+NOTEBOOK = "00-check-environment.ipynb"
+TOKEN = "bench"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ANSWERS = {"packages": DATA_SCIENCE_PACKAGES, "jupyterhub": "no", "include_ci": "no", "include_devcontainer": "no"}
+
+
+def template_at(commit: str, folder: Path) -> Path:
+    """This repository's template as it was at commit."""
+    archive = folder / "template.tar"
+    run("git", "archive", "--output", str(archive), commit, cwd=ROOT)
+    with tarfile.open(archive) as tar:
+        tar.extractall(folder / "template", filter="data")
+    return folder / "template"
+
+
+class Ours:
+    """A generated course, started the student's way: `docker compose up`."""
+
+    def __init__(self, project: Path, port: int):
+        self.project, self.port = project, port
+        self.env = {**os.environ, "JUPYTER_PORT": str(port), "JUPYTER_TOKEN": TOKEN}
+        self.notebook = f"/lab/tree/course/{NOTEBOOK}"
+
+    def start(self) -> None:
+        run("docker", "compose", "up", "--detach", cwd=self.project, env=self.env)
+
+    def stop(self) -> None:
+        run("docker", "compose", "down", "--timeout", "10", cwd=self.project, env=self.env)
+
+
+class Reference:
+    """The reference image, started with `docker run`; the smoke notebook and its helper mounted in."""
+
+    def __init__(self, tag: str, course: Path, port: int):
+        self.tag, self.course, self.port = tag, course, port
+        self.notebook = f"/lab/tree/course/{NOTEBOOK}"
+        self.container = ""
+
+    def start(self) -> None:
+        self.container = run(
+            "docker", "run", "--detach", "--env", f"JUPYTER_TOKEN={TOKEN}",
+            "--env", f"COURSE_PYTHON_VERSION={PYTHON_VERSION}", "--publish", f"127.0.0.1:{self.port}:8888",
+            "--volume", f"{self.course}:/home/jovyan/course:ro", self.tag).stdout.strip()
+
+    def stop(self) -> None:
+        run("docker", "rm", "--force", self.container)
+
+
+def wait_for_jupyter(port: int, limit: float = 120) -> None:
+    deadline = time.perf_counter() + limit
+    while time.perf_counter() < deadline:
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/api/status", params={"token": TOKEN}, timeout=2).ok:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.01)
+    raise RuntimeError(f"Jupyter on port {port} did not answer within {limit}s")
+
+
+def wait_for_idle_kernel(port: int, limit: float = 120) -> None:
+    deadline = time.perf_counter() + limit
+    while time.perf_counter() < deadline:
+        sessions = requests.get(f"http://127.0.0.1:{port}/api/sessions", params={"token": TOKEN}, timeout=5).json()
+        if any(s["path"].endswith(NOTEBOOK) and s["kernel"]["execution_state"] == "idle" for s in sessions):
+            return
+        time.sleep(0.02)
+    raise RuntimeError("the notebook's kernel did not become ready")
+
+
+def time_to_jupyter(course) -> float:
+    start = time.perf_counter()
+    course.start()
+    try:
+        wait_for_jupyter(course.port)
+        return time.perf_counter() - start
+    finally:
+        course.stop()
+
+
+def time_to_first_output(course, browser) -> dict[str, float]:
+    """Seconds from the start command to each step the student sees."""
+    parts = {}
+    start = time.perf_counter()
+    course.start()
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    try:
+        parts["container started"] = time.perf_counter() - start
+        wait_for_jupyter(course.port)
+        parts["Jupyter answering"] = time.perf_counter() - start
+        page.goto(f"http://127.0.0.1:{course.port}{course.notebook}?token={TOKEN}")
+        cell = page.locator(".jp-CodeCell").first
+        cell.wait_for(state="visible", timeout=120_000)
+        parts["page loaded"] = time.perf_counter() - start
+        wait_for_idle_kernel(course.port)
+        parts["kernel ready"] = time.perf_counter() - start
+        cell.locator(".cm-content").click()
+        page.keyboard.press("Shift+Enter")
+        cell.locator(".jp-OutputArea-output").filter(has_text="Python 3.").first.wait_for(timeout=120_000)
+        parts["output shown"] = time.perf_counter() - start
+        return parts
+    finally:
+        page.close()
+        course.stop()
+
+
+def download(registry: Registry, local: str, repository: str, base_layers: set[str]) -> dict:
+    remote = f"127.0.0.1:{registry.port}/{repository}:latest"
+    run("docker", "tag", local, remote)
+    run("docker", "push", remote)
+    run("docker", "rmi", remote)
+    layers = registry.layers(repository, "latest")
+    return {"layers": len(layers), "bytes": sum(layers.values()),
+            "bytes without the base": sum(size for digest, size in layers.items() if digest not in base_layers)}
+
+
+def per_part(runs: list[dict[str, float]]) -> dict:
+    return {part: summary([run_[part] for run_ in runs]) for part in runs[0]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--starts", type=int, default=10, help="starts for time to Jupyter (default 10)")
+    parser.add_argument("--browser-runs", type=int, default=5, help="runs to the first output (default 5)")
+    parser.add_argument("--before", default=BEFORE, help=f"the template commit to compare with (default {BEFORE})")
+    args = parser.parse_args()
+    base = base_image()
+    results: dict = {"course": DATA_SCIENCE_PACKAGES, "before": args.before,
+                     "measured on": datetime.date.today().isoformat()}
+    with tempfile.TemporaryDirectory() as scratch:
+        scratch = Path(scratch)
+        ours_project = make_project(scratch / "ours", {**ANSWERS, "project_slug": "first-day"})
+        before_project = Path(cookiecutter(
+            str(template_at(args.before, scratch)), no_input=True, output_dir=str(scratch / "before"),
+            extra_context={**ANSWERS, "python_version": PYTHON_VERSION, "project_slug": "first-day-before"}))
+        shutil.copy(ours_project / "requirements.txt", before_project / "requirements.txt")
+        reference = scratch / "reference"
+        reference.mkdir()
+        (reference / "Dockerfile").write_text(REFERENCE_DOCKERFILE.format(base=base))
+        shutil.copy(ours_project / "requirements.txt", reference / "requirements.txt")
+        # The reference has no course_check module in its image: the notebook's folder carries it.
+        notebook_folder = scratch / "reference-course"
+        shutil.copytree(ours_project / "course", notebook_folder)
+        shutil.copy(ours_project / "docker" / "course_check.py", notebook_folder)
+        (notebook_folder / "requirements.in").write_text((ours_project / "requirements.in").read_text())
+
+        for project in (ours_project, before_project):
+            run("docker", "compose", "build", cwd=project)
+        reference_tag = "bench-first-day-reference:latest"
+        run("docker", "build", "--tag", reference_tag, str(reference))
+        ours_tag = "ghcr.io/your-org/first-day:latest"
+
+        registry = Registry(scratch / "registry")
+        registry.start()
+        try:
+            run("docker", "tag", base, f"127.0.0.1:{registry.port}/base:latest")
+            run("docker", "push", f"127.0.0.1:{registry.port}/base:latest")
+            base_layers = set(registry.layers("base", "latest"))
+            results["download"] = {"base": sum(registry.layers("base", "latest").values()),
+                                   "ours": download(registry, ours_tag, "ours", base_layers),
+                                   "reference": download(registry, reference_tag, "reference", base_layers)}
+        finally:
+            registry.stop()
+            run("docker", "rmi", f"127.0.0.1:{registry.port}/base:latest", check=False)
+
+        port = free_port()
+        courses = {"ours": Ours(ours_project, port), "before": Ours(before_project, port),
+                   "reference": Reference(reference_tag, notebook_folder, port)}
+        starts = {name: [] for name in courses}
+        for _ in range(args.starts):  # interleaved, so that a slow minute of the machine hits all three
+            for name, course in courses.items():
+                starts[name].append(time_to_jupyter(course))
+        results["time to jupyter"] = {name: summary(samples) for name, samples in starts.items()}
+        results["time to jupyter"]["ratio"] = (results["time to jupyter"]["reference"]["median"]
+                                               / results["time to jupyter"]["ours"]["median"])
+        results["time to jupyter"]["ratio before"] = (results["time to jupyter"]["reference"]["median"]
+                                                      / results["time to jupyter"]["before"]["median"])
+
+        outputs = {name: [] for name in courses}
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_FLAGS)
+            for _ in range(args.browser_runs):
+                for name, course in courses.items():
+                    outputs[name].append(time_to_first_output(course, browser))
+            browser.close()
+        results["time to first output"] = {name: per_part(runs) for name, runs in outputs.items()}
+
+        run("docker", "image", "rm", "--force", ours_tag, "ghcr.io/your-org/first-day-before:latest",
+            reference_tag, check=False)
+
+    save("first day", results)
+    size = results["download"]
+    print(f"download: ours {size['ours']['bytes'] / 1e6:.0f} MB, reference {size['reference']['bytes'] / 1e6:.0f} MB")
+    start = results["time to jupyter"]
+    print(f"time to Jupyter: ours {start['ours']['median']:.2f}s, before {start['before']['median']:.2f}s, "
+          f"reference {start['reference']['median']:.2f}s (reference / ours {start['ratio']:.2f})")
+    for name, parts in results["time to first output"].items():
+        print(f"first output, {name}: " + ", ".join(f"{part} {figures['median']:.2f}s"
+                                                    for part, figures in parts.items()))
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except subprocess.CalledProcessError as error:
+        raise SystemExit(f"{error.cmd}: {error.stderr}") from error
