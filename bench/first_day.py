@@ -35,16 +35,14 @@ from cookiecutter.main import cookiecutter
 from images import REFERENCE_DOCKERFILE
 from playwright.sync_api import sync_playwright
 
+from tests.support.browser import CHROMIUM_FLAGS, NOTEBOOK_PATH, SMOKE_NOTEBOOK
 from tests.support.engine import free_port
 from tests.support.registry import Registry
 
 # The template before the start-up changes (the course's own network, `jupyter lab`,
 # the PyPI extension manager).
 BEFORE = "50026c7"
-NOTEBOOK = "00-check-environment.ipynb"
 TOKEN = "bench"
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ANSWERS = {"packages": DATA_SCIENCE_PACKAGES, "jupyterhub": "no", "include_ci": "no", "include_devcontainer": "no"}
 
 
@@ -63,7 +61,7 @@ class Ours:
     def __init__(self, project: Path, port: int):
         self.project, self.port = project, port
         self.env = {**os.environ, "JUPYTER_PORT": str(port), "JUPYTER_TOKEN": TOKEN}
-        self.notebook = f"/lab/tree/course/{NOTEBOOK}"
+        self.notebook = NOTEBOOK_PATH["lab"]
 
     def start(self) -> None:
         run("docker", "compose", "up", "--detach", cwd=self.project, env=self.env)
@@ -77,7 +75,7 @@ class Reference:
 
     def __init__(self, tag: str, course: Path, port: int):
         self.tag, self.course, self.port = tag, course, port
-        self.notebook = f"/lab/tree/course/{NOTEBOOK}"
+        self.notebook = NOTEBOOK_PATH["lab"]
         self.container = ""
 
     def start(self) -> None:
@@ -106,7 +104,7 @@ def wait_for_idle_kernel(port: int, limit: float = 120) -> None:
     deadline = time.perf_counter() + limit
     while time.perf_counter() < deadline:
         sessions = requests.get(f"http://127.0.0.1:{port}/api/sessions", params={"token": TOKEN}, timeout=5).json()
-        if any(s["path"].endswith(NOTEBOOK) and s["kernel"]["execution_state"] == "idle" for s in sessions):
+        if any(s["path"].endswith(SMOKE_NOTEBOOK) and s["kernel"]["execution_state"] == "idle" for s in sessions):
             return
         time.sleep(0.02)
     raise RuntimeError("the notebook's kernel did not become ready")
@@ -194,6 +192,7 @@ def main() -> None:
         run("docker", "build", "--tag", reference_tag, str(reference))
         ours_tag = "ghcr.io/your-org/first-day:latest"
 
+        (scratch / "registry").mkdir()
         registry = Registry(scratch / "registry")
         registry.start()
         try:

@@ -10,16 +10,12 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
+from tests.support.browser import CHROMIUM_FLAGS, NOTEBOOK_PATH, SMOKE_NOTEBOOK
 from tests.support.course import Course
 
 pytestmark = pytest.mark.docker
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-# Where each interface opens a notebook.
-NOTEBOOK_PATH = {"lab": "/lab/tree/course/00-check-environment.ipynb",
-                 "notebook": "/notebooks/course/00-check-environment.ipynb"}
 
 
 def chromium_path() -> str:
@@ -63,7 +59,7 @@ def test_student_opens_the_link_and_runs_the_smoke_notebook(built, interface, bu
         page.goto(f"{course.url}{NOTEBOOK_PATH[interface]}?token={course.token}")
         first_code_cell = page.locator(".jp-CodeCell").first
         expect(first_code_cell).to_be_visible(timeout=60_000)
-        wait_for_idle_kernel(course, "00-check-environment.ipynb")
+        wait_for_idle_kernel(course, SMOKE_NOTEBOOK)
         first_code_cell.locator(".cm-content").click()
         page.keyboard.press("Shift+Enter")
         output = first_code_cell.locator(".jp-OutputArea-output")
