@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import os
 import shutil
 import subprocess
 import tarfile
@@ -29,20 +28,18 @@ import tempfile
 import time
 from pathlib import Path
 
-import requests
 from common import DATA_SCIENCE_PACKAGES, PYTHON_VERSION, ROOT, base_image, make_project, run, save, summary
 from cookiecutter.main import cookiecutter
-from images import REFERENCE_DOCKERFILE
+from images import REFERENCE_DOCKERFILE, TOKEN, Ours, Reference, seconds_to_answer, time_to_jupyter
 from playwright.sync_api import sync_playwright
 
-from tests.support.browser import CHROMIUM_FLAGS, NOTEBOOK_PATH, SMOKE_NOTEBOOK
+from tests.support.browser import CHROMIUM_FLAGS, NOTEBOOK_PATH, SMOKE_NOTEBOOK, wait_for_idle_kernel
 from tests.support.engine import free_port
 from tests.support.registry import Registry
 
 # The template before the start-up changes (the course's own network, `jupyter lab`,
 # the PyPI extension manager).
 BEFORE = "50026c7"
-TOKEN = "bench"
 ANSWERS = {"packages": DATA_SCIENCE_PACKAGES, "jupyterhub": "no", "include_ci": "no", "include_devcontainer": "no"}
 
 
@@ -55,86 +52,22 @@ def template_at(commit: str, folder: Path) -> Path:
     return folder / "template"
 
 
-class Ours:
-    """A generated course, started the student's way: `docker compose up`."""
-
-    def __init__(self, project: Path, port: int):
-        self.project, self.port = project, port
-        self.env = {**os.environ, "JUPYTER_PORT": str(port), "JUPYTER_TOKEN": TOKEN}
-        self.notebook = NOTEBOOK_PATH["lab"]
-
-    def start(self) -> None:
-        run("docker", "compose", "up", "--detach", cwd=self.project, env=self.env)
-
-    def stop(self) -> None:
-        run("docker", "compose", "down", "--timeout", "10", cwd=self.project, env=self.env)
-
-
-class Reference:
-    """The reference image, started with `docker run`; the smoke notebook and its helper mounted in."""
-
-    def __init__(self, tag: str, course: Path, port: int):
-        self.tag, self.course, self.port = tag, course, port
-        self.notebook = NOTEBOOK_PATH["lab"]
-        self.container = ""
-
-    def start(self) -> None:
-        self.container = run(
-            "docker", "run", "--detach", "--env", f"JUPYTER_TOKEN={TOKEN}",
-            "--env", f"COURSE_PYTHON_VERSION={PYTHON_VERSION}", "--publish", f"127.0.0.1:{self.port}:8888",
-            "--volume", f"{self.course}:/home/jovyan/course:ro", self.tag).stdout.strip()
-
-    def stop(self) -> None:
-        run("docker", "rm", "--force", self.container)
-
-
-def wait_for_jupyter(port: int, limit: float = 120) -> None:
-    deadline = time.perf_counter() + limit
-    while time.perf_counter() < deadline:
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/api/status", params={"token": TOKEN}, timeout=2).ok:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.01)
-    raise RuntimeError(f"Jupyter on port {port} did not answer within {limit}s")
-
-
-def wait_for_idle_kernel(port: int, limit: float = 120) -> None:
-    deadline = time.perf_counter() + limit
-    while time.perf_counter() < deadline:
-        sessions = requests.get(f"http://127.0.0.1:{port}/api/sessions", params={"token": TOKEN}, timeout=5).json()
-        if any(s["path"].endswith(SMOKE_NOTEBOOK) and s["kernel"]["execution_state"] == "idle" for s in sessions):
-            return
-        time.sleep(0.02)
-    raise RuntimeError("the notebook's kernel did not become ready")
-
-
-def time_to_jupyter(course) -> float:
-    start = time.perf_counter()
-    course.start()
-    try:
-        wait_for_jupyter(course.port)
-        return time.perf_counter() - start
-    finally:
-        course.stop()
-
-
 def time_to_first_output(course, browser) -> dict[str, float]:
     """Seconds from the start command to each step the student sees."""
     parts = {}
+    url = f"http://127.0.0.1:{course.port}"
     start = time.perf_counter()
     course.start()
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     try:
         parts["container started"] = time.perf_counter() - start
-        wait_for_jupyter(course.port)
+        seconds_to_answer(url, TOKEN)
         parts["Jupyter answering"] = time.perf_counter() - start
-        page.goto(f"http://127.0.0.1:{course.port}{course.notebook}?token={TOKEN}")
+        page.goto(f"{url}{NOTEBOOK_PATH['lab']}?token={TOKEN}")
         cell = page.locator(".jp-CodeCell").first
         cell.wait_for(state="visible", timeout=120_000)
         parts["page loaded"] = time.perf_counter() - start
-        wait_for_idle_kernel(course.port)
+        wait_for_idle_kernel(url, TOKEN, SMOKE_NOTEBOOK, timeout=120, interval=0.02)
         parts["kernel ready"] = time.perf_counter() - start
         cell.locator(".cm-content").click()
         page.keyboard.press("Shift+Enter")
@@ -146,7 +79,7 @@ def time_to_first_output(course, browser) -> dict[str, float]:
         course.stop()
 
 
-def download(registry: Registry, local: str, repository: str, base_layers: set[str]) -> dict:
+def download(registry: Registry, local: str, repository: str, base_layers: dict[str, int]) -> dict:
     remote = f"127.0.0.1:{registry.port}/{repository}:latest"
     run("docker", "tag", local, remote)
     run("docker", "push", remote)
@@ -198,8 +131,8 @@ def main() -> None:
         try:
             run("docker", "tag", base, f"127.0.0.1:{registry.port}/base:latest")
             run("docker", "push", f"127.0.0.1:{registry.port}/base:latest")
-            base_layers = set(registry.layers("base", "latest"))
-            results["download"] = {"base": sum(registry.layers("base", "latest").values()),
+            base_layers = registry.layers("base", "latest")
+            results["download"] = {"base": sum(base_layers.values()),
                                    "ours": download(registry, ours_tag, "ours", base_layers),
                                    "reference": download(registry, reference_tag, "reference", base_layers)}
         finally:
@@ -208,7 +141,8 @@ def main() -> None:
 
         port = free_port()
         courses = {"ours": Ours(ours_project, port), "before": Ours(before_project, port),
-                   "reference": Reference(reference_tag, notebook_folder, port)}
+                   "reference": Reference(reference_tag, port, "--env", f"COURSE_PYTHON_VERSION={PYTHON_VERSION}",
+                                          "--volume", f"{notebook_folder}:/home/jovyan/course:ro")}
         starts = {name: [] for name in courses}
         for _ in range(args.starts):  # interleaved, so that a slow minute of the machine hits all three
             for name, course in courses.items():

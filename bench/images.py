@@ -68,24 +68,46 @@ def seconds_to_answer(url: str, token: str, limit: float = 120) -> float:
     raise RuntimeError(f"{url} did not answer within {limit}s")
 
 
-def time_to_jupyter_ours(project: Path, port: int) -> float:
-    env = {"JUPYTER_PORT": str(port), "JUPYTER_TOKEN": "bench"}
-    start = time.perf_counter()
-    run("docker", "compose", "up", "--detach", cwd=project, env={**os.environ, **env})
-    try:
-        return time.perf_counter() - start + seconds_to_answer(f"http://127.0.0.1:{port}", "bench")
-    finally:
-        run("docker", "compose", "down", "--timeout", "10", cwd=project, env={**os.environ, **env})
+TOKEN = "bench"
 
 
-def time_to_jupyter_reference(tag: str, port: int) -> float:
+class Ours:
+    """A generated course, started the student's way: `docker compose up`."""
+
+    def __init__(self, project: Path, port: int):
+        self.project, self.port = project, port
+        self.env = {**os.environ, "JUPYTER_PORT": str(port), "JUPYTER_TOKEN": TOKEN}
+
+    def start(self) -> None:
+        run("docker", "compose", "up", "--detach", cwd=self.project, env=self.env)
+
+    def stop(self) -> None:
+        run("docker", "compose", "down", "--timeout", "10", cwd=self.project, env=self.env)
+
+
+class Reference:
+    """The reference image, started with `docker run`; options: more `docker run` options (mounts, variables)."""
+
+    def __init__(self, tag: str, port: int, *options: str):
+        self.tag, self.port, self.options = tag, port, options
+        self.container = ""
+
+    def start(self) -> None:
+        self.container = run("docker", "run", "--detach", "--env", f"JUPYTER_TOKEN={TOKEN}", "--publish",
+                             f"127.0.0.1:{self.port}:8888", *self.options, self.tag).stdout.strip()
+
+    def stop(self) -> None:
+        run("docker", "rm", "--force", self.container)
+
+
+def time_to_jupyter(course: Ours | Reference) -> float:
+    """Seconds from the start command to /api/status answering; the course is stopped after."""
     start = time.perf_counter()
-    container = run("docker", "run", "--detach", "--env", "JUPYTER_TOKEN=bench", "--publish",
-                    f"127.0.0.1:{port}:8888", tag).stdout.strip()
+    course.start()
     try:
-        return time.perf_counter() - start + seconds_to_answer(f"http://127.0.0.1:{port}", "bench")
+        return time.perf_counter() - start + seconds_to_answer(f"http://127.0.0.1:{course.port}", TOKEN)
     finally:
-        run("docker", "rm", "--force", container)
+        course.stop()
 
 
 def main() -> None:
@@ -140,8 +162,8 @@ def main() -> None:
                                  "floor": floor_size(base, ours_tag)}
         results["image size"]["ours / floor"] = results["image size"]["ours"] / results["image size"]["floor"]
 
-        ours_starts = [time_to_jupyter_ours(project, args.port) for _ in range(args.starts)]
-        reference_starts = [time_to_jupyter_reference(reference_tag, args.port) for _ in range(args.starts)]
+        ours_starts = [time_to_jupyter(Ours(project, args.port)) for _ in range(args.starts)]
+        reference_starts = [time_to_jupyter(Reference(reference_tag, args.port)) for _ in range(args.starts)]
         results["time to jupyter"] = {"ours": summary(ours_starts), "reference": summary(reference_starts)}
         results["time to jupyter"]["ratio"] = ratio(results["time to jupyter"]["reference"],
                                                    results["time to jupyter"]["ours"])

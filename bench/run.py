@@ -166,16 +166,16 @@ def images_section(images: dict) -> Section:
     return lines, targets
 
 
-def suite_section(suite: dict) -> list[str]:
+def suite_section(suite: dict) -> Section:
     return ["## The template's test suite", "",
             f"The test suite (`uv run pytest`) on this machine: {suite['outcome']} in "
             f"{suite['wall seconds'] / 60:.1f} min; "
             f"{suite['image builds']} course image builds took {suite['build seconds']:.0f} s "
             f"({suite['build share']:.0%} of the run; a build reuses the layers the engine's build cache "
-            "already holds).", ""]
+            "already holds).", ""], []
 
 
-def hub_section(hub: dict) -> list[str]:
+def hub_section(hub: dict) -> Section:
     classes = [hub[key] for key in sorted((key for key in hub if key.isdigit()), key=int)]
     lines = ["## A whole class on one hub", "",
              "`bench/hub.py`: the course's `deploy/jupyterhub` configuration (DockerSpawner, the default course "
@@ -192,10 +192,10 @@ def hub_section(hub: dict) -> list[str]:
             f"{result['hub memory'] / 1e6:.0f} MB | {result['server memory idle, median'] / 1e6:.0f} MB | "
             f"{result['server memory after imports, median'] / 1e6:.0f} MB, "
             f"{result['server memory after imports, largest'] / 1e6:.0f} MB |")
-    return lines + [""]
+    return lines + [""], []
 
 
-def pytorch_section(pytorch: dict) -> list[str]:
+def pytorch_section(pytorch: dict) -> Section:
     lines = ["## PyTorch without GPUs", "",
              f"`bench/pytorch.py`: the course `{pytorch['course']}` (Python {pytorch['python']}) pinned with gpu=yes "
              "(PyPI's builds, with CUDA) and with gpu=no (torch and torchvision from PyTorch's CPU-only index, "
@@ -211,7 +211,7 @@ def pytorch_section(pytorch: dict) -> list[str]:
                 f"| {lock} | {platform} | {figures['packages']} | {figures['bytes from PyPI'] / 1e9:.2f} GB | "
                 f"{len(figures['CUDA packages'])} packages, {figures['CUDA bytes'] / 1e9:.2f} GB | "
                 f"{figures['torch']}{'' if 'MB' in figures['torch'] else ' (size not measured)'} |")
-    return lines + [""]
+    return lines + [""], []
 
 
 def first_day_section(day: dict) -> Section:
@@ -252,18 +252,13 @@ def first_day_section(day: dict) -> Section:
 def write_report() -> None:
     results = json.loads(RESULTS.read_text())
     lines, targets = header(results), []
-    for key, section in (("pinning", pinning_section), ("images", images_section),
-                         ("first day", first_day_section)):
+    sections = (("pinning", pinning_section), ("images", images_section), ("first day", first_day_section),
+                ("hub", hub_section), ("pytorch", pytorch_section), ("suite", suite_section))
+    for key, section in sections:
         if key in results:
             section_lines, section_targets = section(results[key])
             lines += section_lines
             targets += section_targets
-    if "hub" in results:
-        lines += hub_section(results["hub"])
-    if "pytorch" in results:
-        lines += pytorch_section(results["pytorch"])
-    if "suite" in results:
-        lines += suite_section(results["suite"])
     if "before" in results and "images" in results:
         lines += before_and_after(results)
     lines += ["## Targets", "", "| measure | result | target | |", "|---|---|---|---|"]

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import re
 import shutil
-import time
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from tests.support.browser import CHROMIUM_FLAGS, NOTEBOOK_PATH, SMOKE_NOTEBOOK
+from tests.support.browser import CHROMIUM_FLAGS, NOTEBOOK_PATH, SMOKE_NOTEBOOK, wait_for_idle_kernel
 from tests.support.course import Course
 
 pytestmark = pytest.mark.docker
@@ -23,17 +22,6 @@ def chromium_path() -> str:
     if not found:
         pytest.fail("the browser test needs Chromium (Debian package `chromium`)")
     return found
-
-
-def wait_for_idle_kernel(course: Course, notebook: str, timeout: float = 90) -> None:
-    """Wait until the page has started the notebook's kernel and the kernel is ready."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        sessions = course.api("GET", "/api/sessions").json()
-        if any(s["path"].endswith(notebook) and s["kernel"]["execution_state"] == "idle" for s in sessions):
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"no idle kernel for {notebook}: {sessions}")
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +47,7 @@ def test_student_opens_the_link_and_runs_the_smoke_notebook(built, interface, bu
         page.goto(f"{course.url}{NOTEBOOK_PATH[interface]}?token={course.token}")
         first_code_cell = page.locator(".jp-CodeCell").first
         expect(first_code_cell).to_be_visible(timeout=60_000)
-        wait_for_idle_kernel(course, SMOKE_NOTEBOOK)
+        wait_for_idle_kernel(course.url, course.token, SMOKE_NOTEBOOK)
         first_code_cell.locator(".cm-content").click()
         page.keyboard.press("Shift+Enter")
         output = first_code_cell.locator(".jp-OutputArea-output")

@@ -2,8 +2,24 @@
 
 from __future__ import annotations
 
+import time
+
+import requests
+
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SMOKE_NOTEBOOK = "00-check-environment.ipynb"
 # Where each interface opens the smoke notebook.
 NOTEBOOK_PATH = {"lab": f"/lab/tree/course/{SMOKE_NOTEBOOK}", "notebook": f"/notebooks/course/{SMOKE_NOTEBOOK}"}
+
+
+def wait_for_idle_kernel(url: str, token: str, notebook: str, timeout: float = 90, interval: float = 0.5) -> None:
+    """Wait until the page has started the notebook's kernel and the kernel is ready."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        sessions = requests.get(f"{url}/api/sessions", headers={"Authorization": f"token {token}"},
+                                timeout=30).json()
+        if any(s["path"].endswith(notebook) and s["kernel"]["execution_state"] == "idle" for s in sessions):
+            return
+        time.sleep(interval)
+    raise AssertionError(f"no idle kernel for {notebook}: {sessions}")
