@@ -157,7 +157,9 @@ def lock_command(uv: list[str], project: Path) -> list[str]:
     inputs = ["requirements.in"]
     if (project / PYTORCH_CPU).is_file():
         inputs.append(PYTORCH_CPU.as_posix())
-    return [*uv, "pip", "compile", *inputs, "--output-file", "requirements.txt"]
+    # Named, not discovered: inside another uv project (a checkout of this
+    # template, a monorepo) uv would read that project's settings instead.
+    return [*uv, "pip", "compile", *inputs, "--config-file", "uv.toml", "--output-file", "requirements.txt"]
 
 
 def run_showing_progress(command: list[str], cwd: Path) -> tuple[int, str]:

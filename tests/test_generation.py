@@ -237,7 +237,8 @@ def test_make_lock_generation_and_the_image_build_pin_with_one_command(project):
     # pytorch-cpu/pyproject.toml when the project has it, as the hook does).
     script = (project / "docker" / "lock-jupyter.sh").read_text()
     build_lock = next(line for line in script.splitlines() if '"$uv" pip compile "${inputs[@]}"' in line)
-    inputs = post.lock_command([], project)[2:-2]
+    command = post.lock_command([], project)
+    inputs = command[2:command.index("--config-file")]
     assert [word for word in shlex.split(build_lock.replace('"${inputs[@]}"', " ".join(inputs)))
             if word != "--quiet"] == post.lock_command(["$uv"], project)
     assert f"inputs+=({post.PYTORCH_CPU})" in script

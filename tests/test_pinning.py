@@ -45,6 +45,20 @@ def test_header_names_the_command_that_repins(pinned):
     assert text.splitlines()[1] == "#    make lock"
 
 
+def test_a_course_generated_inside_another_uv_project_pins_with_its_own_settings(tmp_path):
+    # README's command generates into the template's checkout, whose pyproject.toml has
+    # [tool.uv]: uv would take that project's settings over the course's uv.toml.
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "department"\nversion = "1"\n\n[tool.uv]\npackage = false\n')
+    project = bake(tmp_path, {"packages": "numpy, six"})
+    requirements = (project / "requirements.txt").read_text()
+    assert "#    make lock\n" in requirements
+    for block in re.split(r"\n(?=[a-z0-9])", requirements.split("\n", 2)[2]):
+        assert "--hash=sha256:" in block, block
+    subprocess.run(["make", "lock", "UV=python3 -m uv"], cwd=project, check=True, capture_output=True)
+    assert (project / "requirements.txt").read_text() == requirements
+
+
 def test_pins_follow_the_python_version(tmp_path):
     # numpy 2.3 dropped Python 3.10, so a 3.10 course gets an older numpy.
     low = bake(tmp_path / "a", {"python_version": "3.10", "packages": "numpy"})
