@@ -29,7 +29,7 @@ from tests.support.git import git
 
 pytestmark = [pytest.mark.docker, pytest.mark.network]
 
-PROJECT_DIR = "{{cookiecutter.__project_dir}}"
+PROJECT_DIR = "{{cookiecutter.__project_dir|slugify}}"
 
 
 def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30) -> None:
