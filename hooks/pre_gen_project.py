@@ -38,8 +38,10 @@ EMAIL = re.compile(
     r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
 )
 # Debian policy 5.6.1: lowercase letters, digits, + - . ; at least two
-# characters, starting with a letter or digit.
-DEBIAN_PACKAGE = re.compile(r"[a-z0-9][a-z0-9+.-]+")
+# characters, starting with a letter or digit. Not ending in -: apt reads
+# `tini-` as "remove tini". (A trailing + is part of real names such as g++;
+# the image build installs exact names only, see the Dockerfile.)
+DEBIAN_PACKAGE = re.compile(r"[a-z0-9][a-z0-9+.-]*[a-z0-9+.]")
 
 # PEP 508 name, optional extras, optional version specifiers; nothing else
 # (no URLs, paths, markers or pip options).  Specifiers are written without
@@ -52,11 +54,17 @@ REQUIREMENT = re.compile(rf"{_NAME}(?:\[{_NAME}(?:,{_NAME})*\])?(?:{_SPECIFIER}(
 # operator continues the previous requirement's specifier list, and one inside
 # brackets separates extras.
 REQUIREMENT_SEPARATOR = re.compile(r"[\s,]+(?![~=!<>])(?![^\[]*\])")
+# What pip and uv read as a file beside requirements.in, not a name on the index.
+PACKAGE_FILE_SUFFIXES = (".whl", ".zip", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".egg")
 
 
-# A package index address: http(s), a host, then path characters only (no
-# quotes, spaces, backslashes or fragments), as TOML and uv read it.
-INDEX_URL = re.compile(r"https?://[A-Za-z0-9.-]+(?::[0-9]+)?(?:/[A-Za-z0-9._~%+-]*)*")
+# A package index address: https, a host, then path characters only (no
+# quotes, spaces, backslashes or fragments), as TOML and uv read it. Plain
+# http only on this computer (a local mirror): elsewhere anyone on the way
+# could serve other files.
+INDEX_URL = re.compile(
+    r"(?:https://[A-Za-z0-9.-]+|http://(?:127\.0\.0\.1|localhost))(?::[0-9]+)?(?:/[A-Za-z0-9._~%+-]*)*"
+)
 
 # Longest answers accepted: a slug is also a DNS label (compose network names,
 # Kubernetes), and Docker refuses image names (<registry>/<slug>) over 255
@@ -72,6 +80,9 @@ MAX_LENGTH = {
     "apt_packages": 1000,
 }
 MAX_IMAGE_NAME = 255
+# What cookiecutter.json renders for a private value whose answers it cannot
+# see: cookiecutter --replay with a file that lacks it derives it alone.
+MISSING_PRIVATE = "missing-private-values"
 # Unicode categories that never belong in a one-line answer: controls (C0 and
 # C1), format characters (bidi overrides, zero-width spaces), surrogates,
 # private use, and line and paragraph separators.
@@ -166,6 +177,14 @@ def check_base_image(base_image: str, python_version: str, custom_base_image: st
                 f"custom_base_image {custom_base_image!r} is not an image reference such as "
                 "registry.example.edu/python:3.13-slim"
             )
+        name = custom_base_image.split("@", 1)[0]
+        if "@" in custom_base_image and ":" not in name.rsplit("/", 1)[-1]:
+            # make freeze moves the digest to the newest build of the tag: without a
+            # tag that would be :latest, whatever it is.
+            raise InvalidAnswer(
+                f"custom_base_image {custom_base_image!r} names a digest without a tag: name both, "
+                f"e.g. {name}:3.13-slim@{custom_base_image.split('@', 1)[1]}"
+            )
     elif custom_base_image:
         raise InvalidAnswer("custom_base_image is only used with base_image=custom: leave it empty")
 
@@ -178,7 +197,7 @@ def check_python_version(version: str) -> None:
 def check_packages(packages: str) -> None:
     check_text("packages", packages, required=False)
     for requirement in split_requirements(packages):
-        if not REQUIREMENT.fullmatch(requirement):
+        if not REQUIREMENT.fullmatch(requirement) or requirement.lower().endswith(PACKAGE_FILE_SUFFIXES):
             raise InvalidAnswer(
                 f"packages: {requirement!r} is not a plain requirement; write names with "
                 "optional extras and versions, e.g. numpy>=2 pandas[excel] (no URLs, paths, "
@@ -213,6 +232,9 @@ def check_port(port: object) -> None:
 
 
 def check_jupyterhub_version(major: object) -> None:
+    # A department's config file may write it as a YAML number: 6, not "6".
+    if isinstance(major, int) and not isinstance(major, bool):
+        major = str(major)
     if not (isinstance(major, str) and re.fullmatch(r"[1-9][0-9]?", major)):
         raise InvalidAnswer(f"_jupyterhub_version {major!r} must be a major version number such as 6")
 
@@ -263,7 +285,15 @@ def derived_answers(answers: dict) -> dict[str, str]:
 
 def check_derived(answers: dict) -> None:
     """Refuse private values given on the command line: they bypass every check above."""
-    for name, expected in derived_answers(answers).items():
+    derived = derived_answers(answers)
+    missing = [name for name in derived if answers.get(name) == MISSING_PRIVATE]
+    if missing:
+        raise InvalidAnswer(
+            f"the replay file has no {', '.join(missing)} (it was written by another version of the "
+            "template): put its public answers under default_context in a config file and run "
+            "cookiecutter --config-file FILE --no-input instead"
+        )
+    for name, expected in derived.items():
         if answers.get(name) != expected:
             raise InvalidAnswer(
                 f"{name} is derived from the other answers and cannot be set: leave it out "

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from cookiecutter.exceptions import FailedHookException
+from cookiecutter.main import cookiecutter
 
-from tests.support.answers import SKIP_LOCK, bake
+from tests.support.answers import DEFAULT_ANSWERS, DEFAULT_SLUG, DEFAULTS, SKIP_LOCK, TEMPLATE, bake, environment
 
 BAD_ANSWERS = {
     "stacks-without-python-3.10": ({"python_version": "3.10", "base_image": "jupyter-scipy-notebook"},
@@ -60,6 +63,17 @@ BAD_ANSWERS = {
     "course-name-300-characters": ({"course_name": "Data " * 60}, "course_name is 300 characters long: at most 120"),
     "email-300-characters": ({"instructor_email": "a" * 290 + "@example.edu"}, "instructor_email is 302 characters"),
     "jupyterhub-major-with-a-line": ({"_jupyterhub_version": "6\nnumpy"}, "_jupyterhub_version '6\\nnumpy' must be"),
+    "private-project-dir-nested": ({"__project_dir": "../a/child"}, "__project_dir is derived from the other answers"),
+    "apt-trailing-minus-removes": ({"apt_packages": "tini-"}, "apt_packages: 'tini-' is not a Debian package name"),
+    "package-wheel-file": ({"packages": "evil-1.0-py3-none-any.whl"},
+                           "packages: 'evil-1.0-py3-none-any.whl' is not a plain requirement"),
+    "package-sdist-file": ({"packages": "numpy evil-1.0.tar.gz"}, "packages: 'evil-1.0.tar.gz' is not a plain"),
+    "package-zip-file": ({"packages": "evil.zip"}, "packages: 'evil.zip' is not a plain requirement"),
+    "pytorch-index-plain-http": ({"packages": "torch", "_pytorch_cpu_index": "http://mirror.example.edu/whl/cpu"},
+                                 "_pytorch_cpu_index 'http://mirror.example.edu/whl/cpu' must be the address"),
+    "custom-base-digest-without-tag": (
+        {"base_image": "custom", "custom_base_image": "registry.example.edu/python@sha256:" + "a" * 64},
+        "custom_base_image 'registry.example.edu/python@sha256:aaaa"),
     "pytorch-index-with-a-toml-line": (
         {"packages": "torch", "_pytorch_cpu_index": 'https://x.example/"\nexplicit = false'},
         "_pytorch_cpu_index 'https://x.example/\"\\nexplicit = false' must be the address"),
@@ -116,3 +130,17 @@ def test_a_stale_folder_from_an_old_refusal_does_not_hide_the_message(tmp_path, 
         bake(tmp_path, {"project_slug": "Bad Slug"}, SKIP_LOCK)
     assert "ERROR: project_slug 'Bad Slug' is not valid" in capfd.readouterr().err
     assert sorted(path.name for path in tmp_path.iterdir()) == ["invalid-project-slug", "invalid-project-slug-0"]
+
+
+def test_a_replay_file_without_the_private_values_fails_with_one_line(tmp_path, capfd):
+    # Written by hand, or by a version of the template with other private values.
+    answers = {**DEFAULT_ANSWERS, "project_slug": DEFAULT_SLUG,
+               **{key: value for key, value in DEFAULTS.items() if key.startswith("_") and not key.startswith("__")}}
+    replay = tmp_path / "replay.json"
+    replay.write_text(json.dumps({"cookiecutter": answers}))
+    (tmp_path / "output").mkdir()
+    with environment(SKIP_LOCK), pytest.raises(FailedHookException):
+        cookiecutter(str(TEMPLATE), replay=str(replay), output_dir=str(tmp_path / "output"))
+    errors = [line for line in capfd.readouterr().err.splitlines() if line.startswith("ERROR:")]
+    assert errors[0].startswith("ERROR: the replay file has no __project_dir, __image, "), errors
+    assert list((tmp_path / "output").iterdir()) == []

@@ -61,3 +61,10 @@ def test_replaying_last_years_answers_makes_the_same_course(tmp_path, monkeypatc
     assert replayed.name == first.name
     assert_department_answers_landed(replayed)
     assert (replayed / ".cookiecutter.json").read_text() == (first / ".cookiecutter.json").read_text()
+
+
+def test_a_department_config_may_write_the_hub_version_as_a_yaml_number(tmp_path, monkeypatch):
+    config = tmp_path / "department.yaml"
+    config.write_text("default_context:\n  _jupyterhub_version: 6\n")
+    project = bake_with(tmp_path, monkeypatch, no_input=True, config_file=str(config))
+    assert "jupyterhub>=6,<7" in (project / "requirements-jupyter.in").read_text().splitlines()

@@ -64,8 +64,10 @@ def test_bad_slugs_are_rejected(slug):
         pre.check_slug(slug)
 
 
-@pytest.mark.parametrize("apt", ["graphviz; rm -rf /", "$(id)", "a|b", "UPPER", "x", "curl\nwget"],
-                         ids=["semicolon", "command-substitution", "pipe", "uppercase", "too-short", "newline"])
+@pytest.mark.parametrize("apt", ["graphviz; rm -rf /", "$(id)", "a|b", "UPPER", "x", "curl\nwget", "tini-",
+                                 "-tini"],
+                         ids=["semicolon", "command-substitution", "pipe", "uppercase", "too-short", "newline",
+                              "trailing-minus-removes", "leading-minus"])
 def test_bad_apt_packages_are_rejected(apt):
     with pytest.raises(pre.InvalidAnswer, match="apt_packages"):
         pre.check_apt_packages(apt)
@@ -223,21 +225,28 @@ def test_private_values_given_as_answers_are_refused(changes):
         pre.check_answers(default_answers(**changes))
 
 
-@pytest.mark.parametrize("major", ["6\nnumpy", "x", "", 6])
+@pytest.mark.parametrize("major", ["6\nnumpy", "x", "", 0, 100, True, 6.5])
 def test_jupyterhub_major_must_be_a_number(major):
     with pytest.raises(pre.InvalidAnswer, match="_jupyterhub_version"):
         pre.check_answers(default_answers(_jupyterhub_version=major))
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1:8765/simple", "https://mirror.example.edu/pytorch/whl/cpu",
-                                 "https://download.pytorch.org/whl/cpu"])
+@pytest.mark.parametrize("major", ["6", 6], ids=["text", "yaml-number"])
+def test_jupyterhub_major_may_be_written_as_a_number(major):
+    pre.check_answers(default_answers(_jupyterhub_version=major))
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8765/simple", "http://localhost:3141/root/pytorch",
+                                 "https://mirror.example.edu/pytorch/whl/cpu", "https://download.pytorch.org/whl/cpu"])
 def test_pytorch_cpu_index_accepts_index_addresses(url):
     pre.check_answers(default_answers(_pytorch_cpu_index=url))
 
 
 @pytest.mark.parametrize("url", ['https://x.example/"\nexplicit = false', "ftp://x.example/cpu", "x.example/cpu",
-                                 "https://x.example/cpu#frag", "https://x.example/a b", ""],
-                         ids=["toml-injection", "ftp", "no-scheme", "fragment", "space", "empty"])
+                                 "https://x.example/cpu#frag", "https://x.example/a b", "",
+                                 "http://mirror.example.edu/whl/cpu", "http://127.0.0.1.evil.example/cpu"],
+                         ids=["toml-injection", "ftp", "no-scheme", "fragment", "space", "empty", "plain-http",
+                              "plain-http-lookalike"])
 def test_pytorch_cpu_index_refuses_what_is_not_an_index_address(url):
     with pytest.raises(pre.InvalidAnswer, match="_pytorch_cpu_index .* must be the address of a package index"):
         pre.check_answers(default_answers(_pytorch_cpu_index=url))
