@@ -205,6 +205,26 @@ def test_a_frozen_course_builds_from_the_recorded_base_when_the_tag_moves(frozen
     assert "make freeze' moves it to the newest" in run("make", "lock", cwd=project).stdout
 
 
+def test_freezing_a_base_named_by_its_digest_alone_is_refused(frozen_course, registry):
+    # Without a tag, freezing would follow :latest, whatever image that is.
+    project, base, _ = frozen_course
+    name, tag = base.rsplit(":", 1)
+    dockerfile = project / "Dockerfile"
+    before = dockerfile.read_text()
+    by_digest = re.sub(r"^ARG BASE_IMAGE=.*$", f"ARG BASE_IMAGE={name}@{registry.digest(name.split('/', 1)[1], tag)}",
+                       before, flags=re.MULTILINE)
+    dockerfile.write_text(by_digest)
+    try:
+        result = subprocess.run(["make", "freeze", "SEMESTER=2027-fall"], cwd=project, capture_output=True,
+                                text=True, timeout=300)
+        assert result.returncode != 0
+        assert result.stderr.startswith("ARG BASE_IMAGE in the Dockerfile names no tag: write the tag before the "
+                                        f"digest (e.g. {name}:3.13-slim@sha256:...)."), result.stderr
+        assert dockerfile.read_text() == by_digest
+    finally:
+        dockerfile.write_text(before)
+
+
 def test_freezing_without_the_registry_leaves_a_working_dockerfile(frozen_course, registry):
     project, _, _ = frozen_course
     before = (project / "Dockerfile").read_text()

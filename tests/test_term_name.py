@@ -1,0 +1,89 @@
+"""The term's name (.semester, or SEMESTER=) becomes an image tag and nothing else, wherever it is read."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+import yaml
+
+INJECTED = "2027-spring; touch {marker}"
+REFUSAL = "The term name must be letters, digits, . _ - (e.g. 2027-spring)"
+
+
+@pytest.fixture
+def course(bake_static, tmp_path):
+    return bake_static({}), tmp_path / "injected"
+
+
+def make(project, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["make", *args], cwd=project, capture_output=True, text=True, timeout=120)
+
+
+def test_a_command_in_semester_is_not_part_of_make_pushs_commands(course):
+    project, marker = course
+    (project / ".semester").write_text(INJECTED.format(marker=marker) + "\n")
+    try:
+        shown = make(project, "-n", "push")
+    finally:
+        (project / ".semester").unlink()
+    assert "touch" not in shown.stdout, shown.stdout
+
+
+def test_make_push_refuses_a_term_name_that_is_not_a_tag_before_building(course):
+    project, marker = course
+    (project / ".semester").write_text(INJECTED.format(marker=marker) + "\n")
+    try:
+        pushed = make(project, "push")
+    finally:
+        (project / ".semester").unlink()
+    assert pushed.returncode != 0
+    assert pushed.stderr.splitlines()[0] == f"{REFUSAL}; check .semester or SEMESTER=."
+    assert "docker" not in pushed.stdout  # nothing was built or pushed
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("term", ["2027-spring; touch {marker}", "`touch {marker}`", "-rf", "spring\nfall"],
+                         ids=["semicolon", "backticks", "option", "two-lines"])
+def test_make_freeze_refuses_a_term_name_that_is_not_a_tag(course, term):
+    project, marker = course
+    before = (project / "Dockerfile").read_text()
+    frozen = make(project, "freeze", f"SEMESTER={term.format(marker=marker)}")
+    assert frozen.returncode != 0
+    assert REFUSAL in frozen.stderr
+    assert not marker.exists()
+    assert not (project / ".semester").exists()
+    assert (project / "Dockerfile").read_text() == before
+
+
+def semester_step(project) -> str:
+    workflow = yaml.safe_load((project / ".github/workflows/image.yml").read_text())
+    return next(step["run"] for step in workflow["jobs"]["publish"]["steps"] if step.get("id") == "semester")
+
+
+@pytest.mark.parametrize(("content", "tag"), [("2027-spring\n", "2027-spring"), ("", "")], ids=["named", "none"])
+def test_the_workflow_reads_a_plain_term_name_as_its_tag(course, content, tag, tmp_path):
+    project, _ = course
+    work = tmp_path / "checkout"
+    work.mkdir()
+    if content:
+        (work / ".semester").write_text(content)
+    output = tmp_path / "output"
+    result = subprocess.run(["bash", "-e", "-c", semester_step(project)], cwd=work, capture_output=True, text=True,
+                            env={**os.environ, "GITHUB_OUTPUT": str(output)})
+    assert result.returncode == 0, result.stdout
+    assert output.read_text() == f"tag={tag}\n"
+
+
+def test_the_workflow_refuses_a_term_name_that_would_add_outputs(course, tmp_path):
+    project, _ = course
+    work = tmp_path / "checkout"
+    work.mkdir()
+    (work / ".semester").write_text("spring\nlatest=evil\n")
+    output = tmp_path / "output"
+    result = subprocess.run(["bash", "-e", "-c", semester_step(project)], cwd=work, capture_output=True, text=True,
+                            env={**os.environ, "GITHUB_OUTPUT": str(output)})
+    assert result.returncode == 1
+    assert "::error file=.semester::the term name must be letters, digits" in result.stdout
+    assert not output.exists()
