@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support.course import JUPYTER_PROCESSES, Course, parse_jupyter_processes
+from tests.support.course import COURSE_CAPABILITIES, PROC_STATUS, Course, capability_names, parse_proc_status
 from tests.support.engine import stop_process
 from tests.support.matrices import image_of
 
@@ -143,16 +143,25 @@ def test_a_saved_notebook_belongs_to_the_student_on_their_computer(podman_course
     assert owners(podman_course.path, podman_course.path / "work") == podman_course.outside_work
 
 
-def test_jupyter_is_the_student_without_any_capability(podman_course):
+def test_jupyter_and_pid_1_are_the_student_without_any_capability(podman_course):
     # Container uid 0 is the learner on the host; it keeps no capability and cannot gain one.
     container = course_container(podman_course)
-    processes = parse_jupyter_processes(podman_docker(podman_course, "exec", container, "python", "-c",
-                                                      JUPYTER_PROCESSES))
+    processes = parse_proc_status(podman_docker(podman_course, "exec", container, "python", "-c", PROC_STATUS,
+                                                "jupyter"))
+    pid_1 = parse_proc_status(podman_docker(podman_course, "exec", container, "python", "-c", PROC_STATUS, "1"))
     assert processes
-    for process in processes:
+    for process in processes + pid_1:
         assert process["uid"] == 0
         assert process["no_new_privs"] == "1"
         assert process["capabilities"] == 0
+        assert process["bounding"] == 0
+
+
+def test_an_exec_shell_holds_only_what_start_course_needs_under_podman(podman_course):
+    shell = podman_course.compose_exec_status()
+    assert capability_names(shell["capabilities"]) == COURSE_CAPABILITIES
+    assert capability_names(shell["bounding"]) == COURSE_CAPABILITIES
+    assert shell["no_new_privs"] == "1"
 
 
 def course_container(course: Course) -> str:

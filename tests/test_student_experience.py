@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.course import Course
+from tests.support.course import COURSE_CAPABILITIES, Course, capability_names
 from tests.support.engine import docker
 from tests.support.matrices import BUILT_COURSES, answers_for
 
@@ -114,6 +114,24 @@ def test_server_and_kernels_run_as_the_course_user(course):
         assert 0 not in {p["uid"] for p in processes}
     finally:
         course.api("DELETE", f"/api/kernels/{kernel}")
+
+
+def test_pid_1_and_jupyter_hold_no_capability(course):
+    # tini (PID 1) and everything it starts run after start-course has dropped root for good.
+    for status in (course.proc_status(1), *course.jupyter_processes()):
+        assert status["capabilities"] == 0, status
+        assert status["bounding"] == 0, status
+        assert status["no_new_privs"] == "1", status
+
+
+def test_an_exec_shell_holds_only_what_start_course_needs(course):
+    # `docker compose exec jupyter bash` runs as the container's user, root: with the compose file's
+    # capabilities only, and unable to gain more.
+    shell = course.compose_exec_status()
+    assert shell["uid"] == 0
+    assert capability_names(shell["capabilities"]) == COURSE_CAPABILITIES
+    assert capability_names(shell["bounding"]) == COURSE_CAPABILITIES
+    assert shell["no_new_privs"] == "1"
 
 
 def test_sudo_is_absent_and_privileges_cannot_be_regained(course):
@@ -343,9 +361,13 @@ def test_the_students_files_stay_theirs_whoever_starts_the_course(default_course
     assert owners(student.path, student.path / "work") == outside_before
 
 
+# A mount that refuses chown (NFS with root_squash): the course's capabilities less CHOWN.
+REFUSING_CHOWN = "services:\n  jupyter:\n    cap_add: !override [SETUID, SETGID, SETPCAP]\n"
+
+
 def test_starts_and_saves_where_chown_is_refused(default_course_owned_by):
     # A root-owned folder open to all, on a mount that refuses chown (NFS with root_squash).
-    student = default_course_owned_by(0, 0, "services:\n  jupyter:\n    cap_drop: [CHOWN]\n")
+    student = default_course_owned_by(0, 0, REFUSING_CHOWN)
     (student.path / "work").chmod(0o777)
     student.up()
     student.save_notebook("mine.ipynb", "saved")
@@ -353,7 +375,7 @@ def test_starts_and_saves_where_chown_is_refused(default_course_owned_by):
 
 
 def test_an_unwritable_folder_still_starts_and_the_log_says_what_to_do(default_course_owned_by):
-    student = default_course_owned_by(0, 0, "services:\n  jupyter:\n    cap_drop: [CHOWN]\n")
+    student = default_course_owned_by(0, 0, REFUSING_CHOWN)
     (student.path / "work").chmod(0o755)
     student.up()
     assert student.api("GET", "/api/status").status_code == 200
@@ -361,6 +383,16 @@ def test_an_unwritable_folder_still_starts_and_the_log_says_what_to_do(default_c
     warnings = [line for line in log.splitlines() if "Jupyter cannot save in your work folder" in line]
     assert len(warnings) == 1, log
     assert 'sudo chown "$(id -u):$(id -g)" work' in warnings[0]
+
+
+@pytest.mark.parametrize("name", ["-n", "-u", "student:x", "../root"], ids=["option-n", "option-u", "colon", "path"])
+def test_an_nb_user_that_is_not_a_user_name_is_refused_before_anything_runs(default_course_owned_by, name):
+    student = default_course_owned_by(STUDENT_UID)
+    result = student.compose("run", "--rm", "--no-deps", "-e", f"NB_USER={name}", "jupyter", "id", "-u",
+                             check=False, timeout=120)
+    assert result.returncode != 0
+    assert result.stdout.strip() == ""  # the command never ran, as root or anyone
+    assert f"start-course: NB_USER={name} is not a user of this image: unset NB_USER" in result.stderr
 
 
 def test_nb_user_root_is_refused_before_anything_runs(default_course_owned_by):

@@ -14,28 +14,44 @@ from docker.models.containers import Container
 
 from tests.support.engine import engine, free_port
 
-# Each Jupyter process (server and kernels, not tini), from /proc inside the
-# container: "uid gid no-new-privs effective-capabilities groups...".
-JUPYTER_PROCESSES = """
-import os, pathlib
+# Processes as /proc shows them inside the container, one line each:
+# "uid gid no-new-privs effective-capabilities bounding-set groups...".
+PROC_STATUS = """
+import os, pathlib, sys
+def show(proc):
+    status = dict(line.split(":", 1) for line in (proc / "status").read_text().splitlines())
+    print(status["Uid"].split()[0], status["Gid"].split()[0], status["NoNewPrivs"].strip(),
+          status["CapEff"].strip(), status["CapBnd"].strip(), status["Groups"])
+if sys.argv[1:] != ["jupyter"]:
+    show(pathlib.Path("/proc", sys.argv[1]))
+    sys.exit()
+# Each Jupyter process: server and kernels, not tini.
 for proc in pathlib.Path("/proc").glob("[0-9]*"):
     if proc.name == str(os.getpid()):  # this script's own command line names jupyter too
         continue
     try:
         command = (proc / "cmdline").read_bytes().replace(b"\\0", b" ").decode()
-        status = dict(line.split(":", 1) for line in (proc / "status").read_text().splitlines())
+        if "jupyter" in command and not command.startswith("tini"):
+            show(proc)
     except OSError:
         continue
-    if "jupyter" in command and not command.startswith("tini"):
-        print(status["Uid"].split()[0], status["Gid"].split()[0], status["NoNewPrivs"].strip(),
-              status["CapEff"].strip(), status["Groups"])
 """
 
+# Linux capability numbers (linux/capability.h) of what compose.yaml keeps for start-course.
+CAPABILITY_NUMBERS = {"CHOWN": 0, "KILL": 5, "SETGID": 6, "SETUID": 7, "SETPCAP": 8}
+COURSE_CAPABILITIES = {"CHOWN", "SETUID", "SETGID", "SETPCAP"}
 
-def parse_jupyter_processes(output: str) -> list[dict]:
+
+def capability_names(mask: int) -> set[str]:
+    names = {name for name, bit in CAPABILITY_NUMBERS.items() if mask & (1 << bit)}
+    others = mask & ~sum(1 << bit for bit in CAPABILITY_NUMBERS.values())
+    return names | ({f"others:{others:#x}"} if others else set())
+
+
+def parse_proc_status(output: str) -> list[dict]:
     return [{"uid": int(uid), "gid": int(gid), "no_new_privs": flag, "capabilities": int(caps, 16),
-             "groups": [int(group) for group in groups]}
-            for uid, gid, flag, caps, *groups in (row.split() for row in output.splitlines())]
+             "bounding": int(bounding, 16), "groups": [int(group) for group in groups]}
+            for uid, gid, flag, caps, bounding, *groups in (row.split() for row in output.splitlines())]
 
 
 def uid_of_course_user(container: Container) -> str:
@@ -110,8 +126,16 @@ class Course:
         return uid_of_course_user(self.container())
 
     def jupyter_processes(self) -> list[dict]:
-        """Jupyter's server and kernels as /proc shows them inside the container (see JUPYTER_PROCESSES)."""
-        return parse_jupyter_processes(self.exec("python", "-c", JUPYTER_PROCESSES, user="0").stdout)
+        """Jupyter's server and kernels as /proc shows them inside the container (see PROC_STATUS)."""
+        return parse_proc_status(self.exec("python", "-c", PROC_STATUS, "jupyter", user="0").stdout)
+
+    def proc_status(self, pid: int) -> dict:
+        return parse_proc_status(self.exec("python", "-c", PROC_STATUS, str(pid), user="0").stdout)[0]
+
+    def compose_exec_status(self) -> dict:
+        """The process `docker compose exec jupyter ...` starts, as a student or TA would open a shell."""
+        shell = self.compose("exec", "-T", "jupyter", "python", "-c", PROC_STATUS, "self")
+        return parse_proc_status(shell.stdout)[0]
 
     def save_notebook(self, path: str, text: str) -> None:
         """Save a one-cell notebook through Jupyter's API, as the student's browser does."""

@@ -4,7 +4,9 @@
 # their own computer, whatever the engine. Nothing of the student's is ever
 # re-owned: the uid follows the files, never the other way round.
 #
-# compose.yaml starts the container as root for this choice only; then:
+# compose.yaml starts the container as root for this choice only, with only
+# the capabilities it needs for it (CHOWN, SETUID, SETGID, SETPCAP), and this
+# script then starts tini (PID 1 from then on) and Jupyter without any:
 # - rootful engine (Docker Engine, Docker Desktop): the course user takes the
 #   uid and gid that own the work folder, and root is dropped for good
 #   (no-new-privs). Jupyter and its kernels never run as root there.
@@ -30,9 +32,14 @@ if [ "$(id -u)" -ne 0 ]; then
     exec "$@"
 fi
 
-# NB_USER can come from the environment (repo2docker, a hub): it must never
-# name root, or the command below would keep root's rights.
-if [ "$(id -u "$user")" -eq 0 ]; then
+# NB_USER can come from the environment (repo2docker, a hub): it must be a
+# plain user name of this image, and never root, or the command below would
+# keep root's rights.
+if [[ ! "$user" =~ ^[a-z_][a-z0-9_-]*$ ]] || ! course_uid=$(id -u -- "$user" 2>/dev/null); then
+    say "NB_USER=$user is not a user of this image: unset NB_USER"
+    exit 1
+fi
+if [ "$course_uid" -eq 0 ]; then
     say "NB_USER=$user is root; Jupyter never runs as root: unset NB_USER"
     exit 1
 fi
@@ -56,8 +63,7 @@ writable_by() {  # uid gid folder
     setpriv --reuid="$1" --regid="$2" --clear-groups -- test -w "$3"
 }
 
-course_uid=$(id -u "$user")
-course_gid=$(id -g "$user")
+course_gid=$(id -g -- "$user")
 if [ ! -d "$work" ]; then
     run_as "$course_uid" "$course_gid" "$@"
 fi
