@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path, PurePosixPath
+from urllib.parse import urlsplit, urlunsplit
 
 # The pre-generation hook has already checked every requirement against the
 # same grammar; this only splits them (a comma followed by an operator
@@ -237,6 +238,23 @@ def answers_to_record(answers: dict) -> dict:
     return {key: value for key, value in answers.items() if key not in SOURCE_KEYS}
 
 
+def without_credentials(url: str) -> str:
+    """The address without a user name or password (an access token often stands in either).
+
+    The course repository is often public. An ssh address keeps its user
+    (git@host:org/repo, ssh://git@host/...), which is no secret and which ssh
+    needs; only a password is dropped from it. git's credential helper gives
+    the rest back when `make update` fetches the template.
+    """
+    parts = urlsplit(url)
+    if not parts.scheme or "@" not in parts.netloc:  # a path, or git@host:org/repo
+        return url
+    userinfo, host = parts.netloc.rsplit("@", 1)
+    if parts.scheme == "ssh" or parts.scheme.startswith("git+ssh"):
+        host = f"{userinfo.split(':', 1)[0]}@{host}"
+    return urlunsplit(parts._replace(netloc=host))
+
+
 def template_source(answers: dict) -> tuple[str, str] | None:
     """The template's repository URL and commit, when cookiecutter cloned it from one.
 
@@ -257,7 +275,7 @@ def template_source(answers: dict) -> tuple[str, str] | None:
                               capture_output=True, text=True)
     except FileNotFoundError:  # no git: nothing to record a commit with
         return None
-    return (url, head.stdout.strip()) if head.returncode == 0 else None
+    return (without_credentials(url), head.stdout.strip()) if head.returncode == 0 else None
 
 
 def cruft_state(recorded: dict, url: str, commit: str, checkout: str | None) -> dict:

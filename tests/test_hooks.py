@@ -386,6 +386,28 @@ def test_a_template_cloned_from_a_repository_is_recorded_for_cruft(template, url
     assert state["skip"] == ["requirements.txt"]
 
 
+CREDENTIALS_IN_ADDRESSES = {
+    "https-user-and-token": ("https://instructor:ghp_TOKEN@github.com/ORG/course.git",
+                             "https://github.com/ORG/course.git"),
+    "https-token-as-user": ("https://ghp_TOKEN@gitlab.example.edu/it/course.git",
+                            "https://gitlab.example.edu/it/course.git"),
+    "http-with-port": ("http://ada:secret@127.0.0.1:8080/template.git", "http://127.0.0.1:8080/template.git"),
+    "ssh-user-kept-password-dropped": ("ssh://git:secret@git.example.edu/it/course.git",
+                                       "ssh://git@git.example.edu/it/course.git"),
+    "ssh-user-kept": ("ssh://git@git.example.edu/it/course.git", "ssh://git@git.example.edu/it/course.git"),
+    "scp-like-ssh": ("git@github.com:ORG/course.git", "git@github.com:ORG/course.git"),
+    "no-credentials": ("https://github.com/ORG/course.git", "https://github.com/ORG/course.git"),
+}
+
+
+@pytest.mark.parametrize(("given", "recorded"), CREDENTIALS_IN_ADDRESSES.values(),
+                         ids=CREDENTIALS_IN_ADDRESSES.keys())
+def test_a_template_address_is_recorded_without_its_credentials(given, recorded, tmp_path):
+    commit = git_checkout(tmp_path / "clone")
+    answers = {**default_answers(), "_template": given, "_repo_dir": str(tmp_path / "clone")}
+    assert post.template_source(answers) == (recorded, commit)
+
+
 @pytest.mark.parametrize("template", ["/home/ada/templates/course", ".", "course-template.zip"],
                          ids=["absolute-folder", "relative-folder", "zip"])
 def test_a_template_in_a_local_folder_records_no_source(template, tmp_path):

@@ -26,6 +26,7 @@ from hooks.post_gen_project import split_requirements
 from tests.support.answers import DEFAULT_ANSWERS, SKIP_LOCK, TEMPLATE, requirement_lines
 from tests.support.engine import docker, free_port, stop_process
 from tests.support.git import git
+from tests.support.git_http import served_with_password
 
 pytestmark = [pytest.mark.docker, pytest.mark.network]
 
@@ -106,6 +107,20 @@ def test_the_course_records_the_template_and_nothing_of_the_instructors_machine(
         text = recorded.read_text()
         assert str(tmp_path) not in text
         assert str(Path.home()) not in text
+
+
+def test_a_template_cloned_with_a_password_is_recorded_without_it(template_repository, tmp_path):
+    template, _ = template_repository
+    (tmp_path / "served").mkdir()
+    with served_with_password(template, tmp_path / "served", "instructor", "s3cret-token") as (url, fetched):
+        project = generate_course(url, tmp_path, "private-course", SKIP_LOCK)
+    assert fetched, "the template was not fetched with the credentials"
+    assert json.loads((project / ".cruft.json").read_text())["template"] == url.replace("instructor:s3cret-token@", "")
+    # Nothing git would commit holds them: not the records, not a README.
+    for name in git("ls-files", cwd=project).stdout.splitlines():
+        text = (project / name).read_bytes().decode(errors="replace")
+        assert "s3cret-token" not in text, name
+        assert "instructor:" not in text, name
 
 
 @pytest.fixture

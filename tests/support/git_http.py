@@ -1,0 +1,54 @@
+"""A git repository served over plain HTTP on 127.0.0.1 behind a user name and password, as a private template is."""
+
+from __future__ import annotations
+
+import base64
+import functools
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from tests.support.git import git
+
+
+class PasswordProtected(SimpleHTTPRequestHandler):
+    """Files of one folder, to a client that sends the expected Basic credentials (git's dumb HTTP)."""
+
+    expected = ""
+    authenticated: list[str]
+
+    def do_GET(self):  # noqa: N802 - http.server's name
+        if self.headers.get("Authorization") != self.expected:
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="template"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        self.authenticated.append(self.path)
+        super().do_GET()
+
+    def log_message(self, *args):
+        pass
+
+
+@contextmanager
+def served_with_password(repository: Path, folder: Path, user: str, password: str) -> Iterator[tuple[str, list]]:
+    """Serve a bare copy of repository at http://user:password@127.0.0.1:<port>/template.git.
+
+    Yields that address and the paths fetched with the right credentials.
+    """
+    git("clone", "--quiet", "--bare", str(repository), str(folder / "template.git"), cwd=folder)
+    git("update-server-info", cwd=folder / "template.git")
+    authenticated: list[str] = []
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    handler = type("Handler", (PasswordProtected,), {"expected": f"Basic {token}", "authenticated": authenticated})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(folder)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://{user}:{password}@127.0.0.1:{server.server_address[1]}/template.git", authenticated
+    finally:
+        server.shutdown()
+        server.server_close()
