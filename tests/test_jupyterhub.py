@@ -6,18 +6,24 @@ deploy/jupyterhub/jupyterhub_config.py with the default course image.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
 import shutil
 import subprocess
+import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+import requests
 
 from tests.support.answers import DEFAULTS
-from tests.support.engine import docker, engine, stop_process, wait_for_url
+from tests.support.course import PROC_STATUS, parse_proc_status
+from tests.support.engine import docker, engine, free_port, stop_process, wait_for_url
+from tests.support.git import git
 from tests.support.hub import IMPORT_THE_COURSE_PACKAGES, running_hub
 
 pytestmark = pytest.mark.docker
@@ -27,8 +33,19 @@ STUDENTS = [f"student{number}" for number in range(1, 16)]
 
 
 @pytest.fixture(scope="module")
-def hub(built_course, tmp_path_factory):
-    with running_hub(built_course("default"), tmp_path_factory.mktemp("hub"), STUDENTS) as running:
+def repository(built_course, tmp_path_factory) -> Path:
+    """The instructor's course repository on the hub's server: a git checkout of the default course."""
+    checkout = tmp_path_factory.mktemp("server") / built_course("default").name
+    shutil.copytree(built_course("default"), checkout)
+    git("init", "--quiet", "--initial-branch=main", cwd=checkout)
+    git("add", "--all", cwd=checkout)
+    git("commit", "--quiet", "-m", "Course", cwd=checkout)
+    return checkout
+
+
+@pytest.fixture(scope="module")
+def hub(repository, tmp_path_factory):
+    with running_hub(repository, tmp_path_factory.mktemp("hub"), STUDENTS) as running:
         yield running
 
 
@@ -60,6 +77,92 @@ def test_each_server_runs_the_course_image_as_the_course_user(hub, tokens):
         container = engine().containers.get(f"{hub.slug}-{user}")
         assert container.attrs["Config"]["Image"] == f"{DEFAULTS['image_registry']}/{hub.slug}:latest"
         assert container.exec_run(["id", "-u"]).output.decode().strip() == "1000"
+
+
+def test_the_hubs_secrets_stay_out_of_the_repository(hub, repository):
+    state = repository / "deploy" / "jupyterhub" / "state"
+    assert {path.name for path in state.iterdir()} >= {"jupyterhub_cookie_secret", "jupyterhub.sqlite"}
+    assert git("status", "--porcelain", "--ignored=no", cwd=repository).stdout == ""
+
+
+def test_students_servers_hold_no_capability_and_cannot_gain_one(hub, tokens):
+    for user in STUDENTS[:3]:
+        container = engine().containers.get(f"{hub.slug}-{user}")
+        for pid in ("1", "self"):
+            status = parse_proc_status(container.exec_run(["python", "-c", PROC_STATUS, pid]).output.decode())[0]
+            assert (status["capabilities"], status["bounding"], status["no_new_privs"]) == (0, 0, "1"), (user, pid)
+
+
+def test_a_students_kernel_cannot_open_a_connection_to_a_neighbours_server(hub, tokens):
+    neighbour = engine().containers.get(f"{hub.slug}-student2")
+    address = neighbour.attrs["NetworkSettings"]["Networks"][f"{hub.slug}-students"]["IPAddress"]
+    probe = f"import socket\nsocket.create_connection(({address!r}, 8888), timeout=5).close()"
+    reply = hub.run_cell("student1", tokens["student1"], probe)
+    assert reply["status"] == "error", f"student1 reached student2's server at {address}:8888"
+    assert reply["ename"] in ("TimeoutError", "ConnectionRefusedError", "OSError"), reply
+    # The proxy still reaches it: the neighbour's server answers through the hub.
+    assert hub.as_user("student2", tokens["student2"], "GET", "/api/status").status_code == 200
+
+
+# The generated configuration as JupyterHub reads it (it asks the engine for the
+# students' network, which the hub fixture has made and removes).
+LOAD_CONFIG = """
+import sys
+from traitlets.config.loader import PyFileConfigLoader
+config = PyFileConfigLoader(sys.argv[1]).load_config()
+print(config.JupyterHub.bind_url, config.JupyterHub.get("ssl_cert", "no-certificate"))
+"""
+TLS_SETTINGS = {"COURSE_HUB_TLS_CERT": "/etc/ssl/hub/fullchain.pem", "COURSE_HUB_TLS_KEY": "/etc/ssl/hub/privkey.pem"}
+
+
+@pytest.mark.parametrize(("settings", "expected"), [
+    ({}, "http://127.0.0.1:8000 no-certificate"),
+    (TLS_SETTINGS, "https://:443 /etc/ssl/hub/fullchain.pem"),
+], ids=["without-a-certificate", "with-a-certificate"])
+def test_the_hub_serves_plain_http_to_this_server_only(hub, repository, settings, expected):
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("COURSE_HUB_")}
+    loaded = subprocess.run([sys.executable, "-c", LOAD_CONFIG,
+                             str(repository / "deploy" / "jupyterhub" / "jupyterhub_config.py")],
+                            env={**environment, **settings}, capture_output=True, text=True, timeout=120)
+    assert loaded.returncode == 0, loaded.stderr
+    assert loaded.stdout.strip() == expected
+
+
+def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
+    cert, key = folder / "fullchain.pem", folder / "privkey.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+def test_the_hub_serves_https_with_the_readmes_certificate_settings(hub, repository, tmp_path):
+    cert, key = self_signed_certificate(tmp_path)
+    checkout = tmp_path / repository.name  # a state folder of its own, beside the running hub's
+    shutil.copytree(repository, checkout, ignore=shutil.ignore_patterns("state"))
+    port = free_port()
+    environment = {**os.environ, "COURSE_HUB_TLS_CERT": str(cert), "COURSE_HUB_TLS_KEY": str(key),
+                   "COURSE_HUB_URL": f"https://127.0.0.1:{port}"}
+    log = (tmp_path / "jupyterhub.log").open("w")
+    process = subprocess.Popen([shutil.which("jupyterhub"), "-f", "deploy/jupyterhub/jupyterhub_config.py",
+                                f"--JupyterHub.hub_port={free_port()}",
+                                f"--ConfigurableHTTPProxy.api_url=http://127.0.0.1:{free_port()}"],
+                               cwd=checkout, env=environment, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 90
+        answer = None
+        while answer is None or answer.status_code != 200:  # 404 until the hub has set up the proxy's routes
+            assert process.poll() is None, (tmp_path / "jupyterhub.log").read_text()
+            assert time.monotonic() < deadline, (tmp_path / "jupyterhub.log").read_text()
+            time.sleep(0.5)
+            with contextlib.suppress(requests.ConnectionError):
+                answer = requests.get(f"https://127.0.0.1:{port}/hub/api", verify=str(cert), timeout=5)
+        assert "version" in answer.json()
+        with pytest.raises(requests.ConnectionError):
+            requests.get(f"http://127.0.0.1:{port}/hub/api", timeout=5)
+    finally:
+        stop_process(process)
+        log.close()
 
 
 def test_no_student_can_reach_another_students_server(hub, tokens):

@@ -32,8 +32,6 @@ c.Authenticator.allowed_users = set({students!r})
 c.JupyterHub.bind_url = "http://127.0.0.1:{port}"
 c.JupyterHub.hub_port = {hub_port}
 c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{proxy_api_port}"
-c.JupyterHub.db_url = "sqlite:///{workdir}/jupyterhub.sqlite"
-c.JupyterHub.cookie_secret_file = "{workdir}/jupyterhub_cookie_secret"
 c.JupyterHub.services.append({{"name": "course-tests", "api_token": "{token}"}})
 c.JupyterHub.load_roles.append({{
     "name": "course-tests",
@@ -116,7 +114,10 @@ async def execute(url: str, token: str, code: str) -> dict:
 
 @contextmanager
 def running_hub(project: Path, workdir: Path, students: list[str]) -> Iterator[Hub]:
-    """The project's deploy/jupyterhub config with a test login for these students; their servers removed after."""
+    """The project's deploy/jupyterhub config with a test login for these students; their servers removed after.
+
+    Started from the project's folder, as deploy/jupyterhub/README.md says.
+    """
     if not shutil.which("configurable-http-proxy"):
         raise AssertionError("JupyterHub needs configurable-http-proxy (npm install -g configurable-http-proxy)")
     port, token = free_port(), "course-tests-" + workdir.name
@@ -124,7 +125,7 @@ def running_hub(project: Path, workdir: Path, students: list[str]) -> Iterator[H
         config=str(project / "deploy" / "jupyterhub" / "jupyterhub_config.py"), students=students,
         port=port, hub_port=free_port(), proxy_api_port=free_port(), workdir=workdir, token=token))
     log = (workdir / "jupyterhub.log").open("w")
-    process = subprocess.Popen([shutil.which("jupyterhub"), "-f", "test_config.py"], cwd=workdir,
+    process = subprocess.Popen([shutil.which("jupyterhub"), "-f", str(workdir / "test_config.py")], cwd=project,
                                stdout=log, stderr=subprocess.STDOUT)
     hub = Hub(f"http://127.0.0.1:{port}", token, project.name, process)
     try:
@@ -150,3 +151,4 @@ def running_hub(project: Path, workdir: Path, students: list[str]) -> Iterator[H
         for user in students:
             docker("rm", "--force", f"{project.name}-{user}", check=False)
             docker("volume", "rm", f"{project.name}-{user}", check=False)
+        docker("network", "rm", f"{project.name}-students", check=False)

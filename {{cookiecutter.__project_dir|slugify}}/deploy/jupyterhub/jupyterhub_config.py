@@ -5,12 +5,17 @@ Run it with `jupyterhub -f deploy/jupyterhub/jupyterhub_config.py` (see README.m
 
 import os
 import sys
+from pathlib import Path
 
 # --- Settings to adapt --------------------------------------------------------
 COURSE_IMAGE = "{{ cookiecutter.__image }}:latest"
-# Where students open the hub. Put it behind HTTPS (a reverse proxy, or
-# c.JupyterHub.ssl_cert / ssl_key) before real students log in.
-HUB_URL = os.environ.get("COURSE_HUB_URL", "http://:8000")
+# HTTPS: a certificate (full chain) and its key for the server's name. With
+# them the hub answers students at https://<server>/; without them it listens
+# on this server only (http://127.0.0.1:8000), for a reverse proxy that serves
+# HTTPS in front of it (README.md beside this file shows both).
+TLS_CERT = os.environ.get("COURSE_HUB_TLS_CERT", "")
+TLS_KEY = os.environ.get("COURSE_HUB_TLS_KEY", "")
+HUB_URL = os.environ.get("COURSE_HUB_URL") or ("https://:443" if TLS_CERT else "http://127.0.0.1:8000")
 # Per student.
 MEMORY_LIMIT = "2G"
 CPU_LIMIT = 1.0
@@ -30,6 +35,18 @@ INSTRUCTORS: set[str] = set()
 c = get_config()  # noqa: F821 - provided by JupyterHub when it loads this file
 
 c.JupyterHub.bind_url = HUB_URL
+if TLS_CERT:
+    c.JupyterHub.ssl_cert = TLS_CERT
+    c.JupyterHub.ssl_key = TLS_KEY
+
+# The hub's own state (the cookie secret that signs logins, the user database,
+# the proxy's pid) in a folder of its own beside this file, which git ignores:
+# never in the repository, whatever folder the hub is started from.
+STATE = Path(__file__).resolve().parent / "state"
+STATE.mkdir(mode=0o700, exist_ok=True)
+c.JupyterHub.cookie_secret_file = str(STATE / "jupyterhub_cookie_secret")
+c.JupyterHub.db_url = f"sqlite:///{STATE / 'jupyterhub.sqlite'}"
+c.ConfigurableHTTPProxy.pid_file = str(STATE / "jupyterhub-proxy.pid")
 c.Authenticator.allowed_users = STUDENTS | INSTRUCTORS
 c.Authenticator.admin_users = INSTRUCTORS
 
@@ -43,25 +60,47 @@ c.DockerSpawner.volumes = {"{{ cookiecutter.project_slug }}-{username}": "/home/
 c.DockerSpawner.remove = True
 c.DockerSpawner.mem_limit = MEMORY_LIMIT
 c.DockerSpawner.cpu_limit = CPU_LIMIT
-c.DockerSpawner.extra_host_config = {"pids_limit": PIDS_LIMIT}
+c.DockerSpawner.extra_host_config = {
+    "pids_limit": PIDS_LIMIT,
+    # The server runs as the course user and needs no capability; nothing in
+    # it can gain one (setuid programs included).
+    "cap_drop": ["ALL"],
+    "security_opt": ["no-new-privileges:true"],
+}
 c.DockerSpawner.name_template = "{{ cookiecutter.project_slug }}-{username}"
 c.Spawner.start_timeout = 180
 c.Spawner.http_timeout = 120
 
 
-def docker_bridge_gateway() -> str:
-    """This server's address on Docker's default network, where the students' containers are."""
+# The students' network: each student's server reaches the hub's API, and the
+# hub's proxy reaches each server, but no server reaches another one (Docker's
+# inter-container communication is off on it).
+NETWORK = "{{ cookiecutter.project_slug }}-students"
+NO_ICC = {"com.docker.network.bridge.enable_icc": "false"}
+
+
+def students_network_gateway() -> str:
+    """Create the students' network if needed; this server's address on it."""
     import ipaddress
 
     import docker  # installed with dockerspawner
 
-    ipam = docker.from_env().networks.get("bridge").attrs["IPAM"]["Config"][0]
+    client = docker.from_env()
+    found = client.networks.list(names=[NETWORK])
+    network = found[0] if found else client.networks.create(NETWORK, driver="bridge", options=NO_ICC)
+    network.reload()
+    if network.attrs["Options"].get("com.docker.network.bridge.enable_icc") != "false":
+        sys.exit(f"Docker network {NETWORK} lets containers reach each other: docker network rm {NETWORK}")
+    ipam = network.attrs["IPAM"]["Config"][0]
     # Older engines leave the gateway out: it is the subnet's first address.
     return ipam.get("Gateway") or str(next(ipaddress.ip_network(ipam["Subnet"]).hosts()))
 
 
+c.DockerSpawner.network_name = NETWORK
+c.DockerSpawner.use_internal_ip = True
 # The students' containers reach the hub's API there; it listens nowhere else.
-c.JupyterHub.hub_ip = os.environ.get("COURSE_HUB_API_IP") or docker_bridge_gateway()
+gateway = students_network_gateway()
+c.JupyterHub.hub_ip = os.environ.get("COURSE_HUB_API_IP") or gateway
 
 c.JupyterHub.services = [
     {
