@@ -195,6 +195,14 @@ def test_shell_scripts_pass_shellcheck(project):
     assert result.returncode == 0, result.stdout
 
 
+def test_every_make_target_parses(project):
+    phony = re.search(r"^\.PHONY: (.*)$", (project / "Makefile").read_text(), re.MULTILINE).group(1).split()
+    for target in phony:
+        shown = subprocess.run(["make", "-n", target, "SEMESTER=2027-spring"], cwd=project, capture_output=True,
+                               text=True, timeout=60)
+        assert shown.returncode == 0, (target, shown.stderr)
+
+
 def test_every_dockerfile_has_the_apt_line_instructors_md_points_to(project):
     dockerfile = (project / "Dockerfile").read_text()
     assert "the `apt-get install` line of the `Dockerfile`" in (project / "INSTRUCTORS.md").read_text()
