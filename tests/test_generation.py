@@ -448,3 +448,14 @@ def test_the_readme_fix_restores_lf_in_a_copy_with_windows_line_endings(bake_sta
     for path in converted:
         assert b"\r" not in path.read_bytes(), path
 
+
+
+GLOSSARY = ["image", "registry", "tag", "digest", "manifest list", "lock file", "universal lock", "buildx", "cruft",
+            "a public GitHub package"]
+
+
+def test_instructors_md_explains_the_words_it_uses(bake_static):
+    instructors = (bake_static({}) / "INSTRUCTORS.md").read_text()
+    glossary = instructors.split("\n## Words used here\n", 1)[1]
+    explained = re.findall(r"^- \*\*(.+?)\*\*: ", glossary, re.MULTILINE)
+    assert explained == GLOSSARY
