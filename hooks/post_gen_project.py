@@ -160,7 +160,15 @@ def lock_command(uv: list[str], project: Path) -> list[str]:
         inputs.append(PYTORCH_CPU.as_posix())
     # Named, not discovered: inside another uv project (a checkout of this
     # template, a monorepo) uv would read that project's settings instead.
-    return [*uv, "pip", "compile", *inputs, "--config-file", "uv.toml", "--output-file", "requirements.txt"]
+    # --quiet: errors only, not uv's progress, its note that this computer's own Python is
+    # another version (it does not matter: the lock is for the course's), nor the whole file.
+    return [*uv, "pip", "compile", *inputs, "--config-file", "uv.toml", "--quiet", "--output-file",
+            "requirements.txt"]
+
+
+def pinned_count(requirements_txt: str) -> int:
+    """How many packages requirements.txt pins (a package pinned per platform counts once)."""
+    return len(set(re.findall(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==", requirements_txt, re.MULTILINE)))
 
 
 def run_showing_progress(command: list[str], cwd: Path) -> tuple[int, str]:
@@ -218,7 +226,9 @@ def write_requirements(project: Path, answers: dict) -> None:
     else:
         try:
             if pin(project, answers["python_version"]):
-                print("Pinned requirements.txt.")
+                count = pinned_count((project / "requirements.txt").read_text(encoding="utf-8"))
+                print(f"Pinned {count} packages with hashes into requirements.txt, for the course's Python "
+                      f"{answers['python_version']} on linux/amd64 and linux/arm64.")
                 return
             reason = "the package index could not be reached when the project was generated"
             problem = "the package index could not be reached, so requirements.txt is not pinned"

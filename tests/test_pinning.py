@@ -10,7 +10,9 @@ import pytest
 from cookiecutter.exceptions import FailedHookException
 from packaging.version import Version
 
-from tests.support.answers import DEFAULT_SLUG, TEMPLATE, bake, pins
+from hooks.post_gen_project import pinned_count
+from tests.support.answers import DEFAULT_ANSWERS, DEFAULT_SLUG, TEMPLATE, bake, pins
+from tests.support.git import git
 
 pytestmark = pytest.mark.network
 
@@ -57,6 +59,35 @@ def test_a_course_generated_inside_another_uv_project_pins_with_its_own_settings
         assert "--hash=sha256:" in block, block
     subprocess.run(["make", "lock", "UV=python3 -m uv"], cwd=project, check=True, capture_output=True)
     assert (project / "requirements.txt").read_text() == requirements
+
+
+def test_generation_says_in_one_line_what_it_pinned(tmp_path, capfd):
+    bake(tmp_path, {"packages": "six"})
+    shown = capfd.readouterr()
+    # uv's note that this computer's Python is another version would read as if the wrong one was pinned.
+    assert "is not available" not in shown.out + shown.err
+    version = DEFAULT_ANSWERS["python_version"]
+    assert re.search(rf"^Pinned \d+ packages with hashes into requirements.txt, for the course's Python "
+                     rf"{re.escape(version)} on linux/amd64 and linux/arm64.$", shown.out, re.MULTILINE), shown.out
+
+
+def test_make_lock_prints_a_summary_and_what_changed_not_the_whole_file(tmp_path):
+    project = bake(tmp_path, {"packages": "six"})
+    git("init", "--quiet", "--initial-branch=main", cwd=project)
+    git("add", "--all", cwd=project)
+    git("commit", "--quiet", "-m", "Course", cwd=project)
+    with (project / "requirements.in").open("a") as requirements:
+        requirements.write("tabulate\n")
+    locked = subprocess.run(["make", "lock", "UV=python3 -m uv"], cwd=project, capture_output=True, text=True,
+                            timeout=600)
+    assert locked.returncode == 0, locked.stderr
+    lines = locked.stdout.splitlines()
+    assert not [line for line in lines if "--hash" in line]
+    count = pinned_count((project / "requirements.txt").read_text())
+    assert f"requirements.txt: {count} packages pinned with hashes, for Python " \
+           f"{DEFAULT_ANSWERS['python_version']} on linux/amd64 and linux/arm64." in lines
+    tabulate = pins((project / "requirements.txt").read_text(), DEFAULT_ANSWERS["python_version"], "x86_64")["tabulate"]
+    assert [line for line in lines if line.startswith("  ")] == [f"  + tabulate=={tabulate}"]
 
 
 def test_pins_follow_the_python_version(tmp_path):

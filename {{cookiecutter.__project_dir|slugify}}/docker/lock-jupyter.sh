@@ -24,7 +24,7 @@ if ! grep -q -- '--hash=sha256:' requirements.txt; then
         "Run 'make lock' and commit requirements.txt." >&2
     inputs=(requirements.in)
     if [ -f pytorch-cpu/pyproject.toml ]; then inputs+=(pytorch-cpu/pyproject.toml); fi
-    "$uv" pip compile "${inputs[@]}" --config-file uv.toml --output-file requirements.txt --quiet
+    "$uv" pip compile "${inputs[@]}" --config-file uv.toml --quiet --output-file requirements.txt
 fi
 
 # Every version is fixed by requirements.txt, so the download cache usually
