@@ -58,6 +58,8 @@ SOURCE_KEYS = ("_output_dir", "_repo_dir", "_checkout", "_template", "_commit")
 CRUFT_FILE = ".cruft.json"
 # Files a template update leaves alone: `make update` pins them again itself.
 UPDATE_SKIPS = ["requirements.txt"]
+# The organisation in cookiecutter.json's image_registry until an instructor names theirs.
+PLACEHOLDER_ORGANISATION = "your-org"
 
 
 class PinningFailed(RuntimeError):
@@ -313,6 +315,43 @@ def record_answers(project: Path) -> None:
         (project / CRUFT_FILE).write_text(text, encoding="utf-8")
 
 
+def files_naming(project: Path, text: str) -> list[str]:
+    """The generated files that contain text, as paths relative to the project."""
+    found = []
+    for path in sorted(project.rglob("*")):
+        if path.is_file() and text in path.read_text(encoding="utf-8", errors="replace"):
+            found.append(path.relative_to(project).as_posix())
+    return found
+
+
+def placeholder_warning(project: Path, answers: dict) -> str | None:
+    """A warning when the image address still holds the template's placeholder organisation."""
+    if f"/{PLACEHOLDER_ORGANISATION}" not in f"/{answers['image_registry']}/":
+        return None
+    image = answers["__image"]
+    return (
+        f"WARNING: the course image is {image}, but {PLACEHOLDER_ORGANISATION} is the template's placeholder: "
+        "students would pull an image that does not exist, and make push stops until you put your registry "
+        f"(e.g. ghcr.io/<your GitHub account>) in its place in {', '.join(files_naming(project, image))}."
+    )
+
+
+def next_steps(project: Path) -> str:
+    """What the instructor does after generation, in a few lines."""
+    # The hook runs inside the project; PWD is still the folder the instructor ran cookiecutter in.
+    relative = os.path.relpath(project, os.environ.get("PWD", project))
+    where = str(project) if relative.startswith("..") else relative
+    return "\n".join([
+        f"The course is in {where}. Next:",
+        f"  cd {where}",
+        "  make test            # build the course image and check it: packages import, notebooks run",
+        '  git init --initial-branch=main && git add --all && git commit -m "Generate the course"',
+        "  Then create an empty repository on GitHub (or your school's git server) and push to it:",
+        "  git remote add origin <its address> && git push --set-upstream origin main",
+        "INSTRUCTORS.md explains the rest; README.md is what your students read.",
+    ])
+
+
 def main(answers: dict, project: Path) -> int:
     remove_unchosen(project, answers)
     record_answers(project)
@@ -321,6 +360,10 @@ def main(answers: dict, project: Path) -> int:
     except PinningFailed as error:
         print(f"ERROR: packages: {error}", file=sys.stderr)
         return 1
+    print(next_steps(project))
+    warning = placeholder_warning(project, answers)
+    if warning:
+        print(warning, file=sys.stderr)
     return 0
 
 

@@ -14,7 +14,7 @@ REFUSAL = "The term name must be letters, digits, . _ - (e.g. 2027-spring)"
 
 @pytest.fixture
 def course(bake_static, tmp_path):
-    return bake_static({}), tmp_path / "injected"
+    return bake_static({"image_registry": "registry.example.edu/teach"}), tmp_path / "injected"
 
 
 def make(project, *args: str) -> subprocess.CompletedProcess:

@@ -1,0 +1,90 @@
+"""What an instructor reads when generation ends: the next steps, and any placeholder still in the course."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+
+import pytest
+import yaml
+
+from tests.support.answers import DEFAULTS, SKIP_LOCK, bake
+
+OWN_REGISTRY = {"image_registry": "ghcr.io/ada-teaches"}
+PLACEHOLDER = DEFAULTS["image_registry"]
+
+
+def generate(tmp_path, answers: dict, capfd) -> tuple[object, str, str]:
+    project = bake(tmp_path, answers, SKIP_LOCK)
+    shown = capfd.readouterr()
+    return project, shown.out, shown.err
+
+
+def test_the_default_registry_is_the_templates_placeholder():
+    # The checks below are about this default; a fork that names its own registry has no placeholder.
+    assert PLACEHOLDER == "ghcr.io/your-org"
+
+
+def test_generation_ends_with_where_the_course_is_and_the_next_steps(tmp_path, capfd):
+    project, out, _ = generate(tmp_path, OWN_REGISTRY, capfd)
+    steps = out[out.index("The course is in "):].splitlines()
+    assert steps[0] == f"The course is in {project}. Next:"
+    assert steps[1] == f"  cd {project}"
+    assert any(line.startswith("  make test ") for line in steps)
+    assert any(line.startswith("  git remote add origin ") for line in steps)
+
+
+def test_the_printed_git_line_makes_the_course_a_repository_with_everything_committed(tmp_path, capfd):
+    project, out, _ = generate(tmp_path, OWN_REGISTRY, capfd)
+    line = next(line.strip() for line in out.splitlines() if line.startswith("  git init"))
+    identity = {"GIT_AUTHOR_NAME": "Ada", "GIT_AUTHOR_EMAIL": "ada@example.edu",
+                "GIT_COMMITTER_NAME": "Ada", "GIT_COMMITTER_EMAIL": "ada@example.edu"}
+    subprocess.run(["sh", "-c", line], cwd=project, check=True, capture_output=True, env={**os.environ, **identity})
+    status = subprocess.run(["git", "status", "--porcelain"], cwd=project, capture_output=True, text=True)
+    assert status.stdout == ""
+    branch = subprocess.run(["git", "branch", "--show-current"], cwd=project, capture_output=True, text=True)
+    assert branch.stdout.strip() == "main"
+
+
+def test_the_placeholder_registry_is_warned_about_with_the_files_it_landed_in(tmp_path, capfd):
+    project, _, err = generate(tmp_path, {}, capfd)
+    warnings = [line for line in err.splitlines() if line.startswith("WARNING: the course image is")]
+    assert len(warnings) == 1, err
+    image = f"{PLACEHOLDER}/{project.name}"
+    assert warnings[0].startswith(f"WARNING: the course image is {image}, but your-org is the template's placeholder")
+    listed = warnings[0].rsplit(" in its place in ", 1)[1].rstrip(".").split(", ")
+    assert {"compose.yaml", "Makefile", ".github/workflows/image.yml"} <= set(listed)
+    for name in listed:
+        assert image in (project / name).read_text(), name
+
+
+def test_an_own_registry_gets_no_warning(tmp_path, capfd):
+    _, _, err = generate(tmp_path, OWN_REGISTRY, capfd)
+    assert "WARNING" not in err
+
+
+def test_make_push_stops_on_the_placeholder_in_one_line_before_building(tmp_path, capfd):
+    project, _, _ = generate(tmp_path, {}, capfd)
+    pushed = subprocess.run(["make", "push"], cwd=project, capture_output=True, text=True, timeout=120)
+    assert pushed.returncode != 0
+    assert pushed.stderr.splitlines()[0] == (f"{PLACEHOLDER}/{project.name} names the template's placeholder your-org: "
+                                             "put your registry in its place (grep -rl your-org . lists the files).")
+    assert "docker" not in pushed.stdout
+
+
+def placeholder_step(project) -> tuple[str, str]:
+    workflow = yaml.safe_load((project / ".github/workflows/image.yml").read_text())
+    return workflow["jobs"]["publish"]["steps"][0]["run"], workflow["env"]["IMAGE"]
+
+
+@pytest.mark.parametrize(("answers", "code"), [({}, 1), (OWN_REGISTRY, 0)], ids=["placeholder", "own-registry"])
+def test_the_workflow_stops_on_the_placeholder_before_publishing(tmp_path, capfd, answers, code):
+    project, _, _ = generate(tmp_path, answers, capfd)
+    script, image = placeholder_step(project)
+    result = subprocess.run(["bash", "-e", "-c", script], capture_output=True, text=True,
+                            env={**os.environ, "IMAGE": image})
+    assert result.returncode == code
+    if code:
+        assert re.match(r"::error file=\.github/workflows/image\.yml::IMAGE \S+ still names the template's "
+                        r"placeholder your-org", result.stdout), result.stdout
