@@ -270,9 +270,10 @@ def without_credentials(url: str) -> str:
 def template_source(answers: dict) -> tuple[str, str] | None:
     """The template's repository URL and commit, when cookiecutter cloned it from one.
 
-    None for a template in a local folder or a zip file (`cruft link` records
-    those later, see INSTRUCTORS.md), and when cruft is generating: it writes
-    its own record.
+    A local git checkout records the repository it was cloned from (its
+    origin). None for a local folder without one or a zip file (`cruft link`
+    records those later, see INSTRUCTORS.md), and when cruft is generating: it
+    writes its own record.
     """
     if "_commit" in answers:
         return None
@@ -280,9 +281,16 @@ def template_source(answers: dict) -> tuple[str, str] | None:
     from cookiecutter.repository import expand_abbreviations, is_repo_url
 
     url = expand_abbreviations(str(answers.get("_template", "")), get_user_config()["abbreviations"])
-    if not is_repo_url(url) or not answers.get("_repo_dir"):
+    if not answers.get("_repo_dir"):
         return None
     try:
+        if not is_repo_url(url):
+            # A local checkout of the template (README's "Try it"): updates come from where it was cloned from.
+            origin = subprocess.run(["git", "-C", answers["_repo_dir"], "remote", "get-url", "origin"],
+                                    capture_output=True, text=True)
+            url = origin.stdout.strip()
+            if origin.returncode != 0 or not is_repo_url(url):
+                return None
         head = subprocess.run(["git", "-C", answers["_repo_dir"], "rev-parse", "HEAD"],
                               capture_output=True, text=True)
     except FileNotFoundError:  # no git: nothing to record a commit with
@@ -324,19 +332,30 @@ def files_naming(project: Path, text: str) -> list[str]:
     return found
 
 
-def placeholder_warning(project: Path, answers: dict) -> str | None:
-    """A warning when the image address still holds the template's placeholder organisation."""
-    if f"/{PLACEHOLDER_ORGANISATION}" not in f"/{answers['image_registry']}/":
-        return None
-    image = answers["__image"]
-    return (
-        f"WARNING: the course image is {image}, but {PLACEHOLDER_ORGANISATION} is the template's placeholder: "
-        "students would pull an image that does not exist, and make push stops until you put your registry "
-        f"(e.g. ghcr.io/<your GitHub account>) in its place in {', '.join(files_naming(project, image))}."
-    )
+def holds_placeholder(address: str) -> bool:
+    return f"/{PLACEHOLDER_ORGANISATION}/" in f"{address}/"
 
 
-def next_steps(project: Path) -> str:
+def placeholder_warnings(project: Path, answers: dict) -> list[str]:
+    """A warning for each address that still holds the template's placeholder organisation."""
+    warnings = []
+    image, repository = answers["__image"], answers["repository_url"]
+    if holds_placeholder(image):
+        warnings.append(
+            f"WARNING: the course image is {image}, but {PLACEHOLDER_ORGANISATION} is the template's placeholder: "
+            "students would pull an image that does not exist, and make push stops until you put your registry "
+            f"(e.g. ghcr.io/<your GitHub account>) in its place in {', '.join(files_naming(project, image))}."
+        )
+    if holds_placeholder(repository):
+        warnings.append(
+            f"WARNING: students are told to clone {repository}, but {PLACEHOLDER_ORGANISATION} is the template's "
+            "placeholder: put your repository's address in its place in "
+            f"{', '.join(files_naming(project, repository))}."
+        )
+    return warnings
+
+
+def next_steps(project: Path, repository_url: str) -> str:
     """What the instructor does after generation, in a few lines."""
     # The hook runs inside the project; PWD is still the folder the instructor ran cookiecutter in.
     relative = os.path.relpath(project, os.environ.get("PWD", project))
@@ -346,8 +365,8 @@ def next_steps(project: Path) -> str:
         f"  cd {where}",
         "  make test            # build the course image and check it: packages import, notebooks run",
         '  git init --initial-branch=main && git add --all && git commit -m "Generate the course"',
-        "  Then create an empty repository on GitHub (or your school's git server) and push to it:",
-        "  git remote add origin <its address> && git push --set-upstream origin main",
+        f"  Then create the empty repository {repository_url} (on GitHub: New repository) and push to it:",
+        f"  git remote add origin {repository_url} && git push --set-upstream origin main",
         "INSTRUCTORS.md explains the rest; README.md is what your students read.",
     ])
 
@@ -360,9 +379,8 @@ def main(answers: dict, project: Path) -> int:
     except PinningFailed as error:
         print(f"ERROR: packages: {error}", file=sys.stderr)
         return 1
-    print(next_steps(project))
-    warning = placeholder_warning(project, answers)
-    if warning:
+    print(next_steps(project, answers["repository_url"]))
+    for warning in placeholder_warnings(project, answers):
         print(warning, file=sys.stderr)
     return 0
 

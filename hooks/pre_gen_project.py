@@ -66,6 +66,11 @@ INDEX_URL = re.compile(
     r"(?:https://[A-Za-z0-9.-]+|http://(?:127\.0\.0\.1|localhost))(?::[0-9]+)?(?:/[A-Za-z0-9._~%+-]*)*"
 )
 
+# Where students clone the course from: https, a host, then path characters
+# only. No user name or password (the address is printed in the students'
+# README), no query or fragment.
+REPOSITORY_URL = re.compile(r"https://[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::[0-9]+)?(?:/[A-Za-z0-9._~%+-]+)+/?")
+
 # Longest answers accepted: a slug is also a DNS label (compose network names,
 # Kubernetes), and Docker refuses image names (<registry>/<slug>) over 255
 # characters.
@@ -75,14 +80,15 @@ MAX_LENGTH = {
     "instructor_name": 120,
     "instructor_email": 254,
     "image_registry": 180,
+    "repository_url": 300,
     "custom_base_image": 255,
     "packages": 2000,
     "apt_packages": 1000,
 }
 MAX_IMAGE_NAME = 255
-# What cookiecutter.json renders for a private value whose answers it cannot
+# What cookiecutter.json renders for a derived value whose answers it cannot
 # see: cookiecutter --replay with a file that lacks it derives it alone.
-MISSING_PRIVATE = "missing-private-values"
+MISSING_PRIVATE = "not-in-the-replay-file"
 # Unicode categories that never belong in a one-line answer: controls (C0 and
 # C1), format characters (bidi overrides, zero-width spaces), surrogates,
 # private use, and line and paragraph separators.
@@ -159,6 +165,14 @@ def check_registry(registry: str) -> None:
         raise InvalidAnswer(
             f"image_registry {registry!r} does not start with a registry host: write "
             f"docker.io/{registry} for Docker Hub, or e.g. ghcr.io/{registry}"
+        )
+
+
+def check_repository_url(url: str) -> None:
+    if not REPOSITORY_URL.fullmatch(url):
+        raise InvalidAnswer(
+            f"repository_url {url!r} is not a plain https address such as https://github.com/your-org/course "
+            "(no user name, password, spaces or ?query)"
         )
 
 
@@ -285,15 +299,7 @@ def derived_answers(answers: dict) -> dict[str, str]:
 
 def check_derived(answers: dict) -> None:
     """Refuse private values given on the command line: they bypass every check above."""
-    derived = derived_answers(answers)
-    missing = [name for name in derived if answers.get(name) == MISSING_PRIVATE]
-    if missing:
-        raise InvalidAnswer(
-            f"the replay file has no {', '.join(missing)} (it was written by another version of the "
-            "template): put its public answers under default_context in a config file and run "
-            "cookiecutter --config-file FILE --no-input instead"
-        )
-    for name, expected in derived.items():
+    for name, expected in derived_answers(answers).items():
         if answers.get(name) != expected:
             raise InvalidAnswer(
                 f"{name} is derived from the other answers and cannot be set: leave it out "
@@ -301,8 +307,20 @@ def check_derived(answers: dict) -> None:
             )
 
 
+def check_replay_complete(answers: dict) -> None:
+    """A replay file without some values: cookiecutter derives each alone, without the answers it needs."""
+    missing = [name for name, value in answers.items() if value == MISSING_PRIVATE]
+    if missing:
+        raise InvalidAnswer(
+            f"the replay file has no {', '.join(missing)} (it was written by another version of the "
+            "template): put its public answers under default_context in a config file and run "
+            "cookiecutter --config-file FILE --no-input instead"
+        )
+
+
 def check_answers(answers: dict) -> None:
     """Raise InvalidAnswer for the first answer that cannot work."""
+    check_replay_complete(answers)
     check_text("course_name", answers["course_name"])
     check_text("project_slug", answers["project_slug"], required=False)
     check_slug(answers["project_slug"])
@@ -311,6 +329,8 @@ def check_answers(answers: dict) -> None:
     check_email(answers["instructor_email"])
     check_text("image_registry", answers["image_registry"])
     check_registry(answers["image_registry"])
+    check_text("repository_url", answers["repository_url"])
+    check_repository_url(answers["repository_url"])
     check_python_version(answers["python_version"])
     check_text("custom_base_image", answers["custom_base_image"], required=False)
     check_base_image(answers["base_image"], answers["python_version"], answers["custom_base_image"])

@@ -88,3 +88,28 @@ def test_the_workflow_stops_on_the_placeholder_before_publishing(tmp_path, capfd
     if code:
         assert re.match(r"::error file=\.github/workflows/image\.yml::IMAGE \S+ still names the template's "
                         r"placeholder your-org", result.stdout), result.stdout
+
+
+REPOSITORIES = {
+    "github-registry": ({"image_registry": "ghcr.io/ada-teaches", "project_slug": "intro"},
+                        "https://github.com/ada-teaches/intro", "intro"),
+    "own-git-server": ({"image_registry": "registry.example.edu/teach", "project_slug": "intro",
+                        "repository_url": "https://git.example.edu/ada/intro-2027.git"},
+                       "https://git.example.edu/ada/intro-2027.git", "intro-2027"),
+}
+
+
+@pytest.mark.parametrize(("answers", "url", "folder"), REPOSITORIES.values(), ids=REPOSITORIES.keys())
+def test_the_students_readme_clones_the_courses_own_repository(tmp_path, capfd, answers, url, folder):
+    project, out, _ = generate(tmp_path, answers, capfd)
+    readme = (project / "README.md").read_text()
+    assert f"```sh\ngit clone {url}\ncd {folder}\n```" in readme
+    assert f"  git remote add origin {url} && git push --set-upstream origin main" in out.splitlines()
+
+
+def test_a_repository_the_template_cannot_derive_is_warned_about(tmp_path, capfd):
+    project, _, err = generate(tmp_path, {"image_registry": "registry.example.edu/teach"}, capfd)
+    warnings = [line for line in err.splitlines() if line.startswith("WARNING:")]
+    assert warnings == [f"WARNING: students are told to clone https://github.com/your-org/{project.name}, but "
+                        "your-org is the template's placeholder: put your repository's address in its place in "
+                        ".cookiecutter.json, README.md."]

@@ -74,6 +74,12 @@ BAD_ANSWERS = {
     "custom-base-digest-without-tag": (
         {"base_image": "custom", "custom_base_image": "registry.example.edu/python@sha256:" + "a" * 64},
         "custom_base_image 'registry.example.edu/python@sha256:aaaa"),
+    "repository-with-a-token": ({"repository_url": "https://ada:ghp_TOKEN@github.com/ada/course"},
+                                "repository_url 'https://ada:ghp_TOKEN@github.com/ada/course' is not a plain https"),
+    "repository-plain-http": ({"repository_url": "http://github.com/ada/course"}, "repository_url 'http://github"),
+    "repository-with-a-space": ({"repository_url": "https://github.com/ada/my course"}, "repository_url 'https://"),
+    "repository-command": ({"repository_url": "https://github.com/ada/x;reboot"}, "repository_url 'https://"),
+    "repository-newline": ({"repository_url": "https://github.com/ada/x\nrm"}, "repository_url must be a single line"),
     "pytorch-index-with-a-toml-line": (
         {"packages": "torch", "_pytorch_cpu_index": 'https://x.example/"\nexplicit = false'},
         "_pytorch_cpu_index 'https://x.example/\"\\nexplicit = false' must be the address"),
@@ -134,7 +140,7 @@ def test_a_stale_folder_from_an_old_refusal_does_not_hide_the_message(tmp_path, 
 
 def test_a_replay_file_without_the_private_values_fails_with_one_line(tmp_path, capfd):
     # Written by hand, or by a version of the template with other private values.
-    answers = {**DEFAULT_ANSWERS, "project_slug": DEFAULT_SLUG,
+    answers = {**DEFAULT_ANSWERS, "project_slug": DEFAULT_SLUG, "repository_url": "https://github.com/ada/course",
                **{key: value for key, value in DEFAULTS.items() if key.startswith("_") and not key.startswith("__")}}
     replay = tmp_path / "replay.json"
     replay.write_text(json.dumps({"cookiecutter": answers}))
@@ -142,5 +148,6 @@ def test_a_replay_file_without_the_private_values_fails_with_one_line(tmp_path, 
     with environment(SKIP_LOCK), pytest.raises(FailedHookException):
         cookiecutter(str(TEMPLATE), replay=str(replay), output_dir=str(tmp_path / "output"))
     errors = [line for line in capfd.readouterr().err.splitlines() if line.startswith("ERROR:")]
-    assert errors[0].startswith("ERROR: the replay file has no __project_dir, __image, "), errors
+    assert errors[0].startswith("ERROR: the replay file has no __base_image, __default_url, __image, __project_dir, "
+                                "__pytorch_cpu, __stacks, __user (it was written by another version"), errors
     assert list((tmp_path / "output").iterdir()) == []

@@ -97,8 +97,8 @@ def test_every_choice_and_both_yes_no_values_are_baked():
         assert {answers[key] for answers in COMBINATIONS.values()} == set(values), key
     for flag in FLAGS:
         assert {answers[flag] for answers in COMBINATIONS.values()} == {True, False}, flag
-    # Every question of cookiecutter.json is answered in every combination.
-    questions = {key for key in DEFAULTS if not key.startswith("_") and key != "project_slug"}
+    # Every question of cookiecutter.json is answered in every combination (or derived: the slug, the repository).
+    questions = {key for key in DEFAULTS if not key.startswith("_") and key not in ("project_slug", "repository_url")}
     for name, answers in COMBINATIONS.items():
         assert questions <= answers.keys(), name
 

@@ -10,13 +10,21 @@ import pytest
 
 from hooks import post_gen_project as post
 from hooks import pre_gen_project as pre
-from tests.support.answers import DEFAULT_ANSWERS, DEFAULT_SLUG, DEFAULTS, SKIP_LOCK, bake, requirement_lines
+from tests.support.answers import (
+    DEFAULT_ANSWERS,
+    DEFAULT_REPOSITORY,
+    DEFAULT_SLUG,
+    DEFAULTS,
+    SKIP_LOCK,
+    bake,
+    requirement_lines,
+)
 from tests.support.git import git
 
 
 def default_answers(**changes) -> dict:
     """The default answers as the hooks receive them: public ones, then the derived private ones."""
-    answers = {**DEFAULT_ANSWERS, "project_slug": DEFAULT_SLUG}
+    answers = {**DEFAULT_ANSWERS, "project_slug": DEFAULT_SLUG, "repository_url": DEFAULT_REPOSITORY}
     answers.update({key: value for key, value in DEFAULTS.items() if key.startswith("_") and not key.startswith("__")
                     and not isinstance(value, dict)})
     answers.update({key: value for key, value in changes.items() if not key.startswith("__")})
@@ -414,6 +422,14 @@ def test_a_template_in_a_local_folder_records_no_source(template, tmp_path):
     git_checkout(tmp_path / "clone")
     answers = {**default_answers(), "_template": template, "_repo_dir": str(tmp_path / "clone")}
     assert post.template_source(answers) is None
+
+
+def test_a_local_checkout_of_the_template_records_where_it_was_cloned_from(tmp_path):
+    commit = git_checkout(tmp_path / "checkout")
+    git("remote", "add", "origin", "https://instructor:TOKEN@github.com/ORG/cookiecutter-jupyter-course.git",
+        cwd=tmp_path / "checkout")
+    answers = {**default_answers(), "_template": ".", "_repo_dir": str(tmp_path / "checkout")}
+    assert post.template_source(answers) == ("https://github.com/ORG/cookiecutter-jupyter-course.git", commit)
 
 
 def test_cruft_generating_the_project_records_its_own_source(tmp_path):

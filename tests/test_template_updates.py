@@ -109,6 +109,21 @@ def test_the_course_records_the_template_and_nothing_of_the_instructors_machine(
         assert str(Path.home()) not in text
 
 
+def test_a_course_made_from_a_local_checkout_follows_the_template_it_was_cloned_from(template_repository, tmp_path):
+    # README's "Try it": cookiecutter run on a checkout of the template, not on its address.
+    template, url = template_repository
+    checkout = tmp_path / "checkout"
+    git("clone", "--quiet", url, str(checkout), cwd=tmp_path)
+    project = generate_course(str(checkout), tmp_path, "course-from-checkout", {**SKIP_LOCK})
+    state = json.loads((project / ".cruft.json").read_text())
+    assert (state["template"], state["commit"]) == (url, git("rev-parse", "HEAD", cwd=checkout).stdout.strip())
+    commit = change_template(template, "README.md", "\n## ", "\nThe course was updated from its template.\n\n## ")
+    update = make(project, "update")
+    assert update.returncode == 0, update.stdout + update.stderr
+    assert "The course was updated from its template." in (project / "README.md").read_text()
+    assert json.loads((project / ".cruft.json").read_text())["commit"] == commit
+
+
 def test_a_template_cloned_with_a_password_is_recorded_without_it(template_repository, tmp_path):
     template, _ = template_repository
     (tmp_path / "served").mkdir()

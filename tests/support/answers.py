@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from cookiecutter.environment import StrictEnvironment
 from cookiecutter.main import cookiecutter
 from packaging.markers import Marker
 from slugify import slugify
@@ -17,9 +18,19 @@ TEMPLATE = Path(__file__).resolve().parents[2]
 DEFAULTS = json.loads((TEMPLATE / "cookiecutter.json").read_text())
 # The answers --no-input gives, as a fork's cookiecutter.json sets them: tests
 # take their expectations from here, never from copies of today's defaults.
+# Answers whose default is derived from others (project_slug, repository_url) are left to cookiecutter.
 DEFAULT_ANSWERS = {key: (value[0] if isinstance(value, list) else value) for key, value in DEFAULTS.items()
-                   if not key.startswith("_") and key != "project_slug"}
+                   if not key.startswith("_") and not (isinstance(value, str) and "{{" in value)}
 DEFAULT_SLUG = slugify(DEFAULTS["course_name"])
+
+
+def rendered_default(name: str, answers: dict) -> str:
+    """An answer's default as cookiecutter derives it from the other answers (cookiecutter.json's Jinja)."""
+    return StrictEnvironment(context={"cookiecutter": DEFAULTS}).from_string(DEFAULTS[name]).render(
+        cookiecutter=answers)
+
+
+DEFAULT_REPOSITORY = rendered_default("repository_url", {**DEFAULT_ANSWERS, "project_slug": DEFAULT_SLUG})
 SKIP_LOCK = {"JUPYTER_COURSE_SKIP_LOCK": "1"}
 
 
