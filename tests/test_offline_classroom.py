@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import platform
 import re
 import shutil
 import subprocess
@@ -18,16 +19,27 @@ pytestmark = pytest.mark.docker
 BUILD_OR_PULL = re.compile(r"^#\d+ \[|Building|=> \[|Pulling", re.MULTILINE)
 
 
+# Docker's name for this machine's architecture, as the bundle's file name carries it.
+ENGINE_ARCHITECTURE = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
+
+
 @pytest.fixture(scope="module")
 def bundle(built_course):
     """`make bundle` in the default course: the archive, its checksum file and what make printed."""
     project = built_course("default")
     made = subprocess.run(["make", "bundle"], cwd=project, capture_output=True, text=True, timeout=1800)
     assert made.returncode == 0, made.stdout[-3000:] + made.stderr[-3000:]
-    archive = project / f"{project.name}-image.tar.gz"
+    archive = project / f"{project.name}-image-{ENGINE_ARCHITECTURE}.tar.gz"
     yield archive, archive.with_name(archive.name + ".sha256"), made.stdout
     archive.unlink(missing_ok=True)
     archive.with_name(archive.name + ".sha256").unlink(missing_ok=True)
+
+
+def test_the_bundle_says_its_architecture_and_how_to_bundle_the_other(bundle, built_course):
+    _, _, output = bundle
+    other = "arm64" if ENGINE_ARCHITECTURE == "amd64" else "amd64"
+    assert (f"Bundling {image_of(built_course('default')).removesuffix(':latest')} for linux/{ENGINE_ARCHITECTURE}; "
+            f"for the other laptops: make bundle PLATFORM=linux/{other}") in output.splitlines()
 
 
 def test_the_bundle_is_compressed_and_says_its_size(bundle, built_course):
@@ -46,7 +58,7 @@ def test_a_student_without_internet_loads_the_bundle_and_starts_the_course(bundl
     image_id = engine().images.get(image).id
     # The student's copy of the course and of the two files, on an engine without the image.
     student = tmp_path / "student"
-    shutil.copytree(project, student, ignore=shutil.ignore_patterns("*-image.tar.gz*"))
+    shutil.copytree(project, student, ignore=shutil.ignore_patterns("*-image-*.tar.gz*"))
     shutil.copy(archive, student)
     shutil.copy(checksum, student)
     docker("image", "rm", image)

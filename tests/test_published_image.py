@@ -67,9 +67,20 @@ def instructor(registry, cookies_session, python_base):
 def published(instructor, registry):
     """`make push`, then the CI workflow's build for this machine's architecture."""
     project, image = instructor
-    run("make", "push", cwd=project)
+    PUSHED["make push"] = run("make", "push", cwd=project).stdout
     run(*workflow_publish_command(project, image), cwd=project)
     return project, image
+
+
+# What `make push` printed, for the test of its words.
+PUSHED: dict[str, str] = {}
+
+
+def test_make_push_says_it_publishes_this_computers_architecture_only(published):
+    _, image = published
+    arch = {"x86_64": "amd64", "aarch64": "arm64"}[platform.machine()]
+    assert (f"Publishing {image} for linux/{arch}, this computer's architecture, only: the CI workflow publishes "
+            "linux/amd64 and linux/arm64.") in PUSHED["make push"].splitlines()
 
 
 def workflow_publish_command(project: Path, image: str) -> list[str]:

@@ -1,0 +1,71 @@
+"""The generated docs name only what the course has: its files, folders and make targets."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+COURSES = {
+    "default": {},
+    "pytorch": {"packages": "numpy, torch"},
+    "docker-stacks": {"base_image": "jupyter-scipy-notebook", "python_version": "3.13"},
+    "no-hub": {"jupyterhub": False},
+    "no-hub-no-devcontainer-no-ci": {"jupyterhub": False, "include_devcontainer": False, "include_ci": False},
+}
+DOCS = ("README.md", "INSTRUCTORS.md", "deploy/jupyterhub/README.md")
+# Named by the docs but made later, by someone: generation from a repository (.cruft.json), a running course
+# (work/course), the student (.env), make freeze (.semester), a running hub (its state folder).
+MADE_LATER = {".cruft.json", "work/course", ".env", ".semester", "deploy/jupyterhub/state/"}
+# A backticked path: a file with a known ending, or something with a slash (not an address or an image).
+PATH = re.compile(r"\.?[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]*)*/?")
+FILE_ENDINGS = (".md", ".txt", ".in", ".yaml", ".yml", ".toml", ".json", ".py", ".sh", ".ipynb")
+
+
+@pytest.fixture(scope="module", params=list(COURSES), ids=list(COURSES))
+def course(request, bake_static):
+    return bake_static({**COURSES[request.param], "image_registry": "ghcr.io/ada-teaches"})
+
+
+def named_paths(text: str) -> set[str]:
+    names = set()
+    for token in re.findall(r"`([^`\n]+)`", text):
+        if not PATH.fullmatch(token) or token.startswith(("ghcr.io/", "quay.io/", "registry.", "localhost")):
+            continue
+        if "/" in token or token.endswith(FILE_ENDINGS) or token in ("Dockerfile", "Makefile"):
+            names.add(token)
+    return names
+
+
+def test_every_file_and_folder_the_docs_name_is_in_the_course(course):
+    missing = []
+    for doc in DOCS:
+        if not (course / doc).exists():
+            continue
+        for name in named_paths((course / doc).read_text()) - MADE_LATER:
+            found = (course / name.rstrip("/")).exists() or (
+                "/" not in name and any(course.rglob(name)))  # a file named inside its folder's row
+            if not found:
+                missing.append(f"{doc}: {name}")
+    assert missing == []
+
+
+def test_every_make_target_the_docs_name_is_in_the_makefile(course):
+    targets = set(re.findall(r"^([a-z-]+):", (course / "Makefile").read_text(), re.MULTILINE))
+    for doc in DOCS:
+        if (course / doc).exists():
+            named = set(re.findall(r"\bmake ([a-z][a-z-]*)", (course / doc).read_text()))
+            assert named <= targets, (doc, named - targets)
+
+
+def test_the_mirror_example_is_the_courses_own_base_image(course):
+    base = re.search(r"^ARG BASE_IMAGE=(\S+)$", (course / "Dockerfile").read_text(), re.MULTILINE).group(1)
+    example = f"--build-arg BASE_IMAGE=registry.example.edu/{base.split('/')[-1]}"
+    assert example in (course / "INSTRUCTORS.md").read_text()
+    assert example in (course / "Dockerfile").read_text()
+
+
+def test_the_dev_container_is_mentioned_exactly_when_the_course_has_one(course):
+    has_one = (course / ".devcontainer").is_dir()
+    assert ("`.devcontainer/`" in (course / "INSTRUCTORS.md").read_text()) == has_one
+
