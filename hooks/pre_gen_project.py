@@ -345,11 +345,24 @@ def check_answers(answers: dict) -> None:
     check_derived(answers)
 
 
+# Cookiecutter reports every failed hook after it, with a traceback: the rules
+# frame the reason so that it stands out above that report.
+RULE = "=" * 72
+
+
+def refusal(error: InvalidAnswer) -> str:
+    return "\n".join([
+        "", RULE, f"ERROR: {error}",
+        "Nothing was generated. Run cookiecutter again with that answer changed.",
+        "(The report below, cookiecutter's own, only repeats that generation stopped.)", RULE, "",
+    ])
+
+
 def main(answers: dict) -> int:
     try:
         check_answers(answers)
     except InvalidAnswer as error:
-        print(f"ERROR: {error}", file=sys.stderr)
+        print(refusal(error), file=sys.stderr)
         return 1
     return 0
 

@@ -286,10 +286,13 @@ def test_awkward_but_valid_free_text_is_accepted():
                                       instructor_name="Zoë O'Brien-Łukasz"))
 
 
-def test_main_prints_one_clear_line_and_fails(capsys):
+def test_main_prints_one_clear_line_framed_and_fails(capsys):
     assert pre.main(default_answers(jupyter_port="99")) == 1
-    assert capsys.readouterr().err == (
-        "ERROR: jupyter_port '99' must be a number from 1024 to 65535 (digits 0-9, no leading zero)\n")
+    rule = "=" * 72
+    assert capsys.readouterr().err.splitlines() == [
+        "", rule, "ERROR: jupyter_port '99' must be a number from 1024 to 65535 (digits 0-9, no leading zero)",
+        "Nothing was generated. Run cookiecutter again with that answer changed.",
+        "(The report below, cookiecutter's own, only repeats that generation stopped.)", rule, ""]
 
 
 def test_requirements_in_includes_jupyter_then_lists_the_course_packages():

@@ -55,3 +55,29 @@ def test_pressing_enter_at_every_question_shows_each_prompt_and_makes_the_defaul
         assert label.replace("\\[", "[") in text, name
     assert "e.g. numpy>=2, pandas[excel])" in text
     assert (tmp_path / DEFAULT_SLUG / "Dockerfile").is_file()
+
+
+def test_a_refused_answer_stands_out_above_cookiecutters_report_in_a_terminal(tmp_path):
+    terminal, child = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-m", "cookiecutter", "--no-input", str(TEMPLATE), "--output-dir",
+                                str(tmp_path), "jupyter_port=80"], stdin=child, stdout=child, stderr=child,
+                               close_fds=True, env={**os.environ, **SKIP_LOCK, "NO_COLOR": "1", "TERM": "dumb"})
+    os.close(child)
+    shown = b""
+    while True:
+        ready, _, _ = select.select([terminal], [], [], 60)
+        try:
+            data = os.read(terminal, 4096) if ready else b""
+        except OSError:
+            data = b""
+        if not data:
+            break
+        shown += data
+    os.close(terminal)
+    assert process.wait(timeout=30) != 0
+    lines = shown.decode(errors="replace").replace("\r\n", "\n").splitlines()
+    reason = lines.index("ERROR: jupyter_port '80' must be a number from 1024 to 65535 (digits 0-9, no leading zero)")
+    assert lines[reason - 1] == lines[reason + 3] == "=" * 72
+    # Cookiecutter's own report comes after the framed reason, never between its lines.
+    assert any("Hook script failed" in line for line in lines[reason + 4:])
+    assert list(tmp_path.iterdir()) == []
