@@ -230,7 +230,7 @@ def write_requirements(project: Path, answers: dict) -> None:
             if pin(project, answers["python_version"]):
                 count = pinned_count((project / "requirements.txt").read_text(encoding="utf-8"))
                 print(f"Pinned {count} packages with hashes into requirements.txt, for the course's Python "
-                      f"{answers['python_version']} on linux/amd64 and linux/arm64.")
+                      f"{answers['python_version']} on linux/amd64 and linux/arm64.", flush=True)
                 return
             reason = "the package index could not be reached when the project was generated"
             problem = "the package index could not be reached, so requirements.txt is not pinned"
@@ -379,7 +379,7 @@ def main(answers: dict, project: Path) -> int:
     except PinningFailed as error:
         print(f"ERROR: packages: {error}", file=sys.stderr)
         return 1
-    print(next_steps(project, answers["repository_url"]))
+    print(next_steps(project, answers["repository_url"]), flush=True)
     for warning in placeholder_warnings(project, answers):
         print(warning, file=sys.stderr)
     return 0
