@@ -285,11 +285,16 @@ def template_source(answers: dict) -> tuple[str, str] | None:
         return None
     try:
         if not is_repo_url(url):
-            # A local checkout of the template (README's "Try it"): updates come from where it was cloned from.
+            # A local checkout of the template (README's "Try it"): updates come from where it was
+            # cloned from. Only a checkout of the template itself, not a folder inside another
+            # repository (a dotfiles home, a department's monorepo): that one's origin is not ours.
+            top = subprocess.run(["git", "-C", answers["_repo_dir"], "rev-parse", "--show-toplevel"],
+                                 capture_output=True, text=True)
             origin = subprocess.run(["git", "-C", answers["_repo_dir"], "remote", "get-url", "origin"],
                                     capture_output=True, text=True)
             url = origin.stdout.strip()
-            if origin.returncode != 0 or not is_repo_url(url):
+            if (top.returncode != 0 or Path(top.stdout.strip()).resolve() != Path(answers["_repo_dir"]).resolve()
+                    or origin.returncode != 0 or not is_repo_url(url)):
                 return None
         head = subprocess.run(["git", "-C", answers["_repo_dir"], "rev-parse", "HEAD"],
                               capture_output=True, text=True)

@@ -435,6 +435,15 @@ def test_a_local_checkout_of_the_template_records_where_it_was_cloned_from(tmp_p
     assert post.template_source(answers) == ("https://github.com/ORG/cookiecutter-jupyter-course.git", commit)
 
 
+def test_a_template_folder_inside_another_repository_records_nothing(tmp_path):
+    # A dotfiles home or a department's monorepo: its origin is not the template's.
+    git_checkout(tmp_path / "home")
+    git("remote", "add", "origin", "https://github.com/ada/dotfiles.git", cwd=tmp_path / "home")
+    (tmp_path / "home" / "template").mkdir()
+    answers = {**default_answers(), "_template": "template", "_repo_dir": str(tmp_path / "home" / "template")}
+    assert post.template_source(answers) is None
+
+
 def test_cruft_generating_the_project_records_its_own_source(tmp_path):
     git_checkout(tmp_path / "clone")
     answers = {**default_answers(), "_template": "https://github.com/ORG/x.git", "_commit": "0" * 40,
