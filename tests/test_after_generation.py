@@ -110,6 +110,11 @@ def test_the_students_readme_clones_the_courses_own_repository(tmp_path, capfd, 
 def test_a_repository_the_template_cannot_derive_is_warned_about(tmp_path, capfd):
     project, _, err = generate(tmp_path, {"image_registry": "registry.example.edu/teach"}, capfd)
     warnings = [line for line in err.splitlines() if line.startswith("WARNING:")]
-    assert warnings == [f"WARNING: students are told to clone https://github.com/your-org/{project.name}, but "
-                        "your-org is the template's placeholder: put your repository's address in its place in "
-                        ".cookiecutter.json, README.md."]
+    repository = f"https://github.com/your-org/{project.name}"
+    assert len(warnings) == 1, err
+    assert warnings[0].startswith(f"WARNING: students are told to clone {repository}, but your-org is the template's "
+                                  "placeholder: put your repository's address in its place in ")
+    listed = warnings[0].rsplit(" in its place in ", 1)[1].rstrip(".").split(", ")
+    assert "README.md" in listed
+    for name in listed:
+        assert repository in (project / name).read_text(), name
