@@ -11,7 +11,8 @@ import re
 import sys
 import unicodedata
 
-PYTHON_VERSIONS = ("3.10", "3.11", "3.12", "3.13", "3.14")
+# Newest first, as the question lists them.
+PYTHON_VERSIONS = ("3.14", "3.13", "3.12", "3.11", "3.10")
 BASE_IMAGES = ("python-slim", "jupyter-minimal-notebook", "jupyter-scipy-notebook", "custom")
 # quay.io/jupyter/* publishes a python-X.Y tag only for these versions.
 JUPYTER_STACKS_PYTHON = ("3.11", "3.12", "3.13")
@@ -205,7 +206,11 @@ def check_base_image(base_image: str, python_version: str, custom_base_image: st
 
 def check_python_version(version: str) -> None:
     if version not in PYTHON_VERSIONS:
-        raise InvalidAnswer(f"python_version {version!r} is not one of {', '.join(PYTHON_VERSIONS)}")
+        hint = ""
+        if f"{version}0" in PYTHON_VERSIONS:
+            # YAML reads python_version: 3.10 as the number 3.1.
+            hint = f' (in a YAML file, quote it: python_version: "{version}0")'
+        raise InvalidAnswer(f"python_version {version!r} is not one of {', '.join(PYTHON_VERSIONS)}{hint}")
 
 
 def check_packages(packages: str) -> None:

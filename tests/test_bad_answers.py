@@ -15,6 +15,8 @@ BAD_ANSWERS = {
                                    "base_image jupyter-scipy-notebook has no python-3.10 tag"),
     "stacks-without-python-3.14": ({"python_version": "3.14", "base_image": "jupyter-minimal-notebook"},
                                    "base_image jupyter-minimal-notebook has no python-3.14 tag"),
+    "python-3.9": ({"python_version": "3.9"}, "python_version '3.9' is not one of 3.14, 3.13, 3.12, 3.11, 3.10"),
+    "python-with-a-run-line": ({"python_version": "3.13-slim\nRUN id"}, "python_version '3.13-slim\\nRUN id' is not"),
     "custom-base-left-empty": ({"base_image": "custom"}, "custom_base_image '' is not an image reference"),
     "slug-with-slash": ({"project_slug": "course/evil"}, "project_slug 'course/evil' is not valid"),
     "slug-dot-dot": ({"project_slug": ".."}, "project_slug '..' is not valid"),
@@ -99,11 +101,16 @@ def test_bad_answer_fails_with_a_clear_message_and_no_output(answers, message, t
     assert list(tmp_path.iterdir()) == [output]
 
 
-def test_unknown_python_version_is_refused_before_anything_is_written(tmp_path):
-    # A choice answer outside its list never reaches the hooks: cookiecutter refuses it.
-    with pytest.raises(ValueError, match="3.9 provided for choice variable python_version"):
-        bake(tmp_path, {"python_version": "3.9"}, SKIP_LOCK)
-    assert not tmp_path.exists() or list(tmp_path.iterdir()) == []
+def test_python_version_written_unquoted_in_a_yaml_file_is_refused_with_the_fix(tmp_path, capfd):
+    # YAML reads 3.10 as the number 3.1: the refusal says how to write it.
+    config = tmp_path / "department.yaml"
+    config.write_text("default_context:\n  python_version: 3.10\n")
+    with environment(SKIP_LOCK), pytest.raises(FailedHookException):
+        cookiecutter(str(TEMPLATE), no_input=True, config_file=str(config), output_dir=str(tmp_path / "out"))
+    errors = [line for line in capfd.readouterr().err.splitlines() if line.startswith("ERROR:")]
+    assert errors == ["ERROR: python_version '3.1' is not one of 3.14, 3.13, 3.12, 3.11, 3.10 "
+                      '(in a YAML file, quote it: python_version: "3.10")']
+    assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
 
 
 def test_injection_payload_is_never_run(tmp_path):

@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+from hooks.pre_gen_project import PYTHON_VERSIONS
 from tests.support.answers import DEFAULT_SLUG, DEFAULTS, SKIP_LOCK, TEMPLATE
 
 # cookiecutter's prompts end with the default in brackets, a choice list or a yes/no.
@@ -55,6 +56,14 @@ def test_pressing_enter_at_every_question_shows_each_prompt_and_makes_the_defaul
         assert label.replace("\\[", "[") in text, name
     assert "e.g. numpy>=2, pandas[excel])" in text
     assert (tmp_path / DEFAULT_SLUG / "Dockerfile").is_file()
+
+
+def test_the_python_question_lists_every_version_the_template_takes_newest_first():
+    question = DEFAULTS["__prompts__"]["python_version"]
+    listed = re.findall(r"\b3\.1[0-9]\b", question.split("(")[0])
+    assert listed == list(PYTHON_VERSIONS)
+    assert listed == sorted(listed, key=lambda version: tuple(map(int, version.split("."))), reverse=True)
+    assert DEFAULTS["python_version"] in listed
 
 
 def test_a_refused_answer_stands_out_above_cookiecutters_report_in_a_terminal(tmp_path):
