@@ -169,10 +169,10 @@ def check_registry(registry: str) -> None:
         )
 
 
-def check_repository_url(url: str) -> None:
+def check_repository_url(url: str, name: str = "repository_url") -> None:
     if not REPOSITORY_URL.fullmatch(url):
         raise InvalidAnswer(
-            f"repository_url {url!r} is not a plain https address such as https://github.com/your-org/course "
+            f"{name} {url!r} is not a plain https address such as https://github.com/your-org/course "
             "(no user name, password, spaces or ?query)"
         )
 
@@ -347,6 +347,8 @@ def check_answers(answers: dict) -> None:
     check_port(answers["jupyter_port"])
     check_jupyterhub_version(answers["_jupyterhub_version"])
     check_index_url("_pytorch_cpu_index", answers["_pytorch_cpu_index"])
+    check_text("_template_repository", answers["_template_repository"])
+    check_repository_url(answers["_template_repository"], "_template_repository")
     check_derived(answers)
 
 

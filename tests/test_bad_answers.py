@@ -82,6 +82,8 @@ BAD_ANSWERS = {
     "repository-with-a-space": ({"repository_url": "https://github.com/ada/my course"}, "repository_url 'https://"),
     "repository-command": ({"repository_url": "https://github.com/ada/x;reboot"}, "repository_url 'https://"),
     "repository-newline": ({"repository_url": "https://github.com/ada/x\nrm"}, "repository_url must be a single line"),
+    "template-address-with-a-token": ({"_template_repository": "https://ada:TOKEN@github.com/ada/template"},
+                                      "_template_repository 'https://ada:TOKEN@github.com/ada/template' is not"),
     "pytorch-index-with-a-toml-line": (
         {"packages": "torch", "_pytorch_cpu_index": 'https://x.example/"\nexplicit = false'},
         "_pytorch_cpu_index 'https://x.example/\"\\nexplicit = false' must be the address"),

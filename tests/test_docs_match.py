@@ -6,6 +6,8 @@ import re
 
 import pytest
 
+from tests.support.answers import DEFAULTS, TEMPLATE
+
 COURSES = {
     "default": {},
     "pytorch": {"packages": "numpy, torch"},
@@ -69,3 +71,13 @@ def test_the_dev_container_is_mentioned_exactly_when_the_course_has_one(course):
     has_one = (course / ".devcontainer").is_dir()
     assert ("`.devcontainer/`" in (course / "INSTRUCTORS.md").read_text()) == has_one
 
+
+
+def test_the_templates_address_is_written_once_and_every_doc_names_that_one(bake_static):
+    address = DEFAULTS["_template_repository"]
+    owner_and_name = address.removeprefix("https://github.com/")
+    readme = (TEMPLATE / "README.md").read_text()
+    assert set(re.findall(r"\bgh:([\w.-]+/[\w.-]*\w)", readme)) == {owner_and_name}
+    assert set(re.findall(r"https://github\.com/[\w.-]+/cookiecutter-[\w.-]*\w", readme)) == {address}
+    course = bake_static({})
+    assert f"uvx cruft link {address}`" in (course / "INSTRUCTORS.md").read_text()
