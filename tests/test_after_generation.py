@@ -73,6 +73,20 @@ def test_make_push_stops_on_the_placeholder_in_one_line_before_building(tmp_path
     assert "docker" not in pushed.stdout
 
 
+def test_replacing_the_placeholder_in_every_file_lets_make_push_and_the_workflow_through(tmp_path, capfd):
+    project, _, _ = generate(tmp_path, {}, capfd)
+    listed = subprocess.run(["grep", "-rl", "your-org", "."], cwd=project, capture_output=True, text=True)
+    for name in listed.stdout.split():
+        path = project / name
+        path.write_text(path.read_text().replace("your-org", "ada-teaches"))
+    assert subprocess.run(["grep", "-rl", "your-org", "."], cwd=project).returncode == 1
+    checked = subprocess.run(["make", "check-image"], cwd=project, capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stderr
+    script, image = placeholder_step(project)
+    assert image == f"ghcr.io/ada-teaches/{project.name}"
+    assert subprocess.run(["bash", "-e", "-c", script], env={**os.environ, "IMAGE": image}).returncode == 0
+
+
 def placeholder_step(project) -> tuple[str, str]:
     workflow = yaml.safe_load((project / ".github/workflows/image.yml").read_text())
     return workflow["jobs"]["publish"]["steps"][0]["run"], workflow["env"]["IMAGE"]
