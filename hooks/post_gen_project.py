@@ -349,7 +349,8 @@ def placeholder_warnings(project: Path, answers: dict) -> list[str]:
         warnings.append(
             f"WARNING: the course image is {image}, but {PLACEHOLDER_ORGANISATION} is the template's placeholder: "
             "students would pull an image that does not exist, and make push stops until you put your registry "
-            f"(e.g. ghcr.io/<your GitHub account>) in its place in {', '.join(files_naming(project, image))}."
+            f"(e.g. ghcr.io/<your GitHub account>) in its place in {', '.join(files_naming(project, image))}; "
+            "then delete the pull_policy and COURSE_NOTICE lines compose.yaml has for the placeholder."
         )
     if holds_placeholder(repository):
         warnings.append(

@@ -53,7 +53,7 @@ def test_the_placeholder_registry_is_warned_about_with_the_files_it_landed_in(tm
     assert len(warnings) == 1, err
     image = f"{PLACEHOLDER}/{project.name}"
     assert warnings[0].startswith(f"WARNING: the course image is {image}, but your-org is the template's placeholder")
-    listed = warnings[0].rsplit(" in its place in ", 1)[1].rstrip(".").split(", ")
+    listed = warnings[0].rsplit(" in its place in ", 1)[1].split("; ")[0].split(", ")
     assert {"compose.yaml", "Makefile", ".github/workflows/image.yml"} <= set(listed)
     for name in listed:
         assert image in (project / name).read_text(), name
@@ -73,18 +73,56 @@ def test_make_push_stops_on_the_placeholder_in_one_line_before_building(tmp_path
     assert "docker" not in pushed.stdout
 
 
-def test_replacing_the_placeholder_in_every_file_lets_make_push_and_the_workflow_through(tmp_path, capfd):
+def delete_the_placeholders_compose_lines(project) -> None:
+    """What compose.yaml asks once the image names a registry: its pull_policy and COURSE_NOTICE lines go."""
+    compose = project / "compose.yaml"
+    text = compose.read_text()
+    text = re.sub(r"(?m)^    # That address still holds.*\n(?:    #.*\n)*    pull_policy: never\n", "", text)
+    text = re.sub(r"(?m)^      # Printed when the course starts.*\n      COURSE_NOTICE: .*\n", "", text)
+    compose.write_text(text)
+
+
+def test_replacing_the_placeholder_in_every_file_then_compose_lines_lets_make_push_and_the_workflow_through(
+        tmp_path, capfd):
     project, _, _ = generate(tmp_path, {}, capfd)
     listed = subprocess.run(["grep", "-rl", "your-org", "."], cwd=project, capture_output=True, text=True)
     for name in listed.stdout.split():
         path = project / name
         path.write_text(path.read_text().replace("your-org", "ada-teaches"))
     assert subprocess.run(["grep", "-rl", "your-org", "."], cwd=project).returncode == 1
-    checked = subprocess.run(["make", "check-image"], cwd=project, capture_output=True, text=True)
-    assert checked.returncode == 0, checked.stderr
     script, image = placeholder_step(project)
     assert image == f"ghcr.io/ada-teaches/{project.name}"
     assert subprocess.run(["bash", "-e", "-c", script], env={**os.environ, "IMAGE": image}).returncode == 0
+    # The image now names a registry, but students would still build it: make push and the workflow say so.
+    checked = subprocess.run(["make", "check-image"], cwd=project, capture_output=True, text=True)
+    assert checked.returncode != 0
+    assert checked.stderr.startswith("compose.yaml still has pull_policy: never")
+    assert subprocess.run(["bash", "-e", "-c", compose_step(project)], cwd=project,
+                          capture_output=True).returncode != 0
+    delete_the_placeholders_compose_lines(project)
+    checked = subprocess.run(["make", "check-image"], cwd=project, capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stderr
+    assert subprocess.run(["bash", "-e", "-c", compose_step(project)], cwd=project).returncode == 0
+    assert "pull_policy" not in (project / "compose.yaml").read_text()
+
+
+def test_a_course_with_the_placeholder_builds_its_image_and_never_asks_a_registry(tmp_path, capfd):
+    project, _, _ = generate(tmp_path, {}, capfd)
+    service = yaml.safe_load((project / "compose.yaml").read_text())["services"]["jupyter"]
+    assert service["pull_policy"] == "never"
+    assert "built here" in service["environment"]["COURSE_NOTICE"]
+
+
+def test_a_course_with_its_own_registry_pulls_its_image(tmp_path, capfd):
+    project, _, _ = generate(tmp_path, OWN_REGISTRY, capfd)
+    service = yaml.safe_load((project / "compose.yaml").read_text())["services"]["jupyter"]
+    assert "pull_policy" not in service
+    assert "COURSE_NOTICE" not in service["environment"]
+
+
+def compose_step(project) -> str:
+    workflow = yaml.safe_load((project / ".github/workflows/image.yml").read_text())
+    return next(step["run"] for step in workflow["jobs"]["publish"]["steps"] if "pull_policy" in step.get("name", ""))
 
 
 def placeholder_step(project) -> tuple[str, str]:

@@ -48,3 +48,25 @@ def test_project_generated_offline_still_builds_and_runs(cookies, python_base):
     finally:
         course.down()
         course.compose("down", "--rmi", "all", check=False)
+
+
+def test_a_course_still_naming_the_placeholder_builds_at_first_up_and_says_so_in_one_line(cookies, python_base):
+    project = bake_with(cookies, {"project_slug": "placeholder-course", "packages": "six"})
+    python_base(DEFAULT_ANSWERS["python_version"])
+    course = Course(project, port=free_port(), token=secrets.token_hex(8))
+    try:
+        up = course.compose("up", "--detach", timeout=1800)
+        shown = up.stdout + up.stderr
+        # No registry is asked for an image nobody published: no "Pulling", no "denied" or "no such host".
+        assert not re.search(r"Pulling|Warning|denied|not found", shown), shown
+        course.wait_healthy()
+        log = course.compose("logs", "jupyter").stdout
+        notices = [line for line in log.splitlines() if "image" in line and "start-course:" in line]
+        assert len(notices) == 1, log
+        assert notices[0].endswith("start-course: This image was built here: the course names no published image yet "
+                                   "(see compose.yaml).")
+        pulled = course.compose("pull")
+        assert re.search(r"jupyter Skipped", pulled.stdout + pulled.stderr), pulled.stdout + pulled.stderr
+    finally:
+        course.down()
+        course.compose("down", "--rmi", "all", check=False)

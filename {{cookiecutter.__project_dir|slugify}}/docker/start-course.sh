@@ -28,6 +28,11 @@ work="/home/${user}/work"
 
 say() { echo "start-course: $*" >&2; }
 
+# compose.yaml sets it while the course names no published image yet.
+if [ -n "${COURSE_NOTICE:-}" ]; then
+    say "$COURSE_NOTICE"
+fi
+
 if [ "$(id -u)" -ne 0 ]; then
     exec "$@"
 fi
