@@ -223,7 +223,7 @@ def test_jupyter_starts_without_building_a_uri_grammar(course):
 def test_jupyter_starts_without_warnings(course):
     # Start-up only: later lines log the other tests' refused requests.
     log = course.compose("logs", "jupyter").stdout
-    start_up = log.split("Use Control-C to stop this server", 1)[0]
+    start_up = log.split("Jupyter is ready. Open this link", 1)[0]
     assert start_up != log, log
     assert not re.findall(r"^.*\[[WEC] \d{4}-.*$", start_up, re.MULTILINE), start_up
 

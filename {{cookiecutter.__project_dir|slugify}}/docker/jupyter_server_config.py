@@ -1,6 +1,7 @@
 """Jupyter Server settings for the course image (also read by JupyterLab and Notebook 7)."""
 
 import os
+import secrets
 
 c = get_config()  # noqa: F821 - provided by Jupyter when it loads this file
 
@@ -36,5 +37,15 @@ if "JUPYTERHUB_SERVICE_URL" not in os.environ:
     # A busy port must fail loudly: another port would not be published.
     c.ServerApp.port_retries = 0
     # The address inside the container is not the one to open: print the
-    # host's. The token is added to it (JUPYTER_TOKEN, or a random one).
+    # host's. The token is added to it.
     c.ServerApp.custom_display_url = f"http://127.0.0.1:{port}"
+    # JUPYTER_TOKEN (.env), else a new random one at every start. Chosen here
+    # rather than by Jupyter, which would print a generated one in a long
+    # banner with addresses that do not work outside the container.
+    c.IdentityProvider.token = os.environ.get("JUPYTER_TOKEN") or secrets.token_hex(24)
+    # The student's terminal shows the link in a short block of the course's
+    # own (docker/course_banner.py); Jupyter's start-up log (extensions
+    # loaded, language servers skipped) stays below warning level, while its
+    # warnings and errors still show.
+    c.Application.log_level = "WARN"
+    c.ServerApp.jpserver_extensions.update({"course_banner": True})
