@@ -1,0 +1,100 @@
+"""The students' README: its main path in order, and the messages its troubleshooting names, produced for real."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import socket
+import subprocess
+from types import SimpleNamespace
+
+import pytest
+import requests
+
+from tests.support.course import Course
+from tests.support.engine import free_port
+
+MAIN_PATH = ["Before you start (once)", "1. Get the course files (once)", "2. Start", "3. Open", "4. Stop",
+             "5. Update", "Where your work is saved", "Other ways to run the course", "Troubleshooting"]
+
+
+@pytest.fixture(scope="module")
+def readme(bake_static) -> str:
+    return (bake_static({}) / "README.md").read_text()
+
+
+def troubleshooting(readme: str) -> str:
+    return readme.split("\n## Troubleshooting\n", 1)[1]
+
+
+def test_the_main_path_comes_first_and_in_order(readme):
+    assert re.findall(r"^## (.+)$", readme, re.MULTILINE)[:len(MAIN_PATH)] == MAIN_PATH
+
+
+def test_each_system_names_its_terminal_and_everything_is_checked_once(readme):
+    before = readme.split("\n## Before you start (once)\n", 1)[1].split("\n## ", 1)[0]
+    for system, terminal in [("Windows 10 or 11", "PowerShell"), ("macOS", "Terminal"), ("Linux", "terminal")]:
+        section = before.split(f"**{system}**", 1)[1].split("\n**", 1)[0]
+        assert f"Open **{terminal}**" in section or f"Open a {terminal}" in section, system
+    check = re.search(r"```sh\n(.*?)```", before, re.DOTALL).group(1).split("\n")
+    assert check == ["docker version", "docker compose version", "git --version", ""]
+
+
+def test_the_readme_shows_the_block_the_course_prints(bake_static, readme):
+    course = bake_static({})
+    spec = importlib.util.spec_from_file_location("course_banner", course / "docker/course_banner.py")
+    course_banner = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(course_banner)
+    serverapp = SimpleNamespace(custom_display_url="http://127.0.0.1:8888", port=8888, default_url="/lab",
+                                identity_provider=SimpleNamespace(token="3f9c..."))
+    printed = [f"jupyter-1  | {line}".rstrip() for line in course_banner.banner(serverapp).splitlines()]
+    start = readme.split("\n## 2. Start\n", 1)[1]
+    shown = re.search(r"^```\n(jupyter-1 .*?)```$", start, re.MULTILINE | re.DOTALL).group(1).splitlines()
+    assert shown == printed
+
+
+@pytest.mark.docker
+def test_a_command_typed_outside_the_course_folder_gives_the_message_the_readme_names(tmp_path, readme):
+    up = subprocess.run(["docker", "compose", "up"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert up.returncode != 0
+    assert "no configuration file provided: not found" in up.stderr
+    assert "`no configuration file provided: not found`" in troubleshooting(readme)
+
+
+@pytest.mark.docker
+def test_docker_not_running_gives_the_message_the_readme_names(default_course_image, tmp_path, readme):
+    socket_path = tmp_path / "docker.sock"
+    up = subprocess.run(["docker", "compose", "up"], cwd=default_course_image, capture_output=True, text=True,
+                        timeout=60, env={**os.environ, "DOCKER_HOST": f"unix://{socket_path}"})
+    assert up.returncode != 0
+    message = f"Cannot connect to the Docker daemon at unix://{socket_path}. Is the docker daemon running?"
+    assert message in up.stderr, up.stderr
+    assert "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?" in (
+        troubleshooting(readme))
+
+
+@pytest.mark.docker
+def test_a_busy_port_gives_the_message_the_readme_names_and_its_one_line_fix_works(default_course_image, readme):
+    course = Course(default_course_image)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", course.port))
+        busy.listen()
+        try:
+            up = course.compose("up", "--detach", check=False)
+            assert up.returncode != 0
+            named = re.findall(r"\*\*`([^`]+)`\*\* or \*\*`([^`]+)`\*\*", troubleshooting(readme))[0]
+            assert any(message in up.stderr for message in named), up.stderr
+            # The fix for macOS and Linux, as the README writes it, on a port that is free here.
+            fix = re.search(r"on macOS and Linux `([^`]+)`", troubleshooting(readme)).group(1)
+            assert fix == "JUPYTER_PORT=8890 docker compose up"
+            other = free_port()
+            env = {key: value for key, value in os.environ.items() if key != "JUPYTER_PORT"}
+            started = subprocess.run(["sh", "-c", fix.replace("8890", str(other)) + " --detach"],
+                                     cwd=course.path, env=env, capture_output=True, text=True, timeout=300)
+            assert started.returncode == 0, started.stderr
+            course.port = other
+            course.wait_healthy()
+            assert requests.get(f"http://127.0.0.1:{other}/api", timeout=10).status_code == 200
+        finally:
+            course.down()
