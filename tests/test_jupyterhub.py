@@ -184,6 +184,15 @@ def test_student_files_persist_across_a_server_restart_and_stay_private(hub, tok
     assert other.status_code == 404
 
 
+def test_a_new_students_volume_shows_the_courses_notebooks_read_only(hub, tokens):
+    listed = hub.as_user("student4", tokens["student4"], "GET", "/api/contents/course")
+    assert listed.status_code == 200, listed.text
+    assert "00-check-environment.ipynb" in {item["name"] for item in listed.json()["content"]}
+    written = hub.as_user("student4", tokens["student4"], "PUT", "/api/contents/course/mine.txt",
+                          json={"type": "file", "format": "text", "content": "x"})
+    assert written.status_code >= 400
+
+
 def test_resource_limits_and_culling_are_applied(hub, tokens):
     limits = engine().containers.get(f"{hub.slug}-student3").attrs["HostConfig"]
     assert limits["Memory"] == 2 * 1024**3

@@ -44,6 +44,10 @@ def test_repo2docker_builds_the_repository_and_its_container_serves_jupyter(laun
         status = requests.get(f"http://127.0.0.1:{port}/api/status", params={"token": token}, timeout=10)
         assert status.status_code == 200
         assert requests.get(f"http://127.0.0.1:{port}/api/contents", timeout=10).status_code == 403
+        # Nothing is mounted: the course's notebooks come with the image.
+        course = requests.get(f"http://127.0.0.1:{port}/api/contents/course", params={"token": token}, timeout=10)
+        assert course.status_code == 200, course.text
+        assert "00-check-environment.ipynb" in {item["name"] for item in course.json()["content"]}
         user = engine().images.get(image).attrs["Config"]["User"]
         assert user in ("1000", "jovyan")
     finally:
