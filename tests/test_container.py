@@ -10,7 +10,7 @@ import requests
 
 from tests.support.answers import DEFAULT_ANSWERS, bake_with
 from tests.support.course import Course
-from tests.support.engine import free_port
+from tests.support.engine import docker, free_port
 
 pytestmark = pytest.mark.docker
 
@@ -70,3 +70,17 @@ def test_a_course_still_naming_the_placeholder_builds_at_first_up_and_says_so_in
     finally:
         course.down()
         course.compose("down", "--rmi", "all", check=False)
+
+
+@pytest.mark.parametrize(("memory", "says"), [
+    ("1g", "Too little memory: a notebook working on a large file may stop with \"The kernel appears to have died\". "
+           "In Docker Desktop, open Settings > Resources > Advanced, set Memory limit to 2 GB or more"),
+    ("3g", "Enough memory and disk space for the course."),
+], ids=["1-gb-too-little", "3-gb-enough"])
+def test_the_check_notebook_says_whether_the_computer_gives_the_course_enough_memory(default_course_image, memory,
+                                                                                      says):
+    image = f"{DEFAULT_ANSWERS['image_registry']}/{default_course_image.name}:latest"
+    checked = docker("run", "--rm", f"--memory={memory}", image,
+                     "python", "-c", "from course_check import check_resources; check_resources()")
+    assert f"Memory for the course:     {memory[0]}.0 GB (it needs 2 GB)" in checked.stdout
+    assert says in checked.stdout

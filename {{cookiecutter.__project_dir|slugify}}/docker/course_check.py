@@ -1,6 +1,6 @@
 """Checks of the course environment, for course/00-check-environment.ipynb and tests/.
 
-The notebook calls check_python() and check_packages(); tests/test_image.py
+The notebook calls check_python(), check_packages() and check_resources(); tests/test_image.py
 uses the same functions, so the two never disagree about what "works" means.
 """
 
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import shutil
 import sys
 from importlib.metadata import packages_distributions, version
 from pathlib import Path
@@ -17,6 +18,8 @@ from packaging.utils import canonicalize_name
 
 # The image keeps a copy of requirements.in: the course's packages are always the current ones.
 REQUIREMENTS = Path("/opt/course/requirements.in")
+# What a student's computer must give the course (the Dockerfile sets them).
+GB = 1024**3
 
 
 def course_python_version() -> str:
@@ -73,3 +76,41 @@ def check_packages() -> None:
     if failed:
         raise AssertionError("these packages do not import:\n" + "\n".join(failed))
     print("Every course package works.")
+
+
+def memory_bytes() -> int:
+    """The memory the course may use: its container's limit, else the machine's (Docker Desktop's share)."""
+    with open("/proc/meminfo") as meminfo:
+        total = next(int(line.split()[1]) * 1024 for line in meminfo if line.startswith("MemTotal:"))
+    # cgroup v2 (Docker Desktop, current Linux), else v1; "max" or a huge number means no limit.
+    for limit_file in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            limit = Path(limit_file).read_text().strip()
+        except OSError:
+            continue
+        return min(int(limit), total) if limit.isdigit() else total
+    return total
+
+
+def check_resources() -> None:
+    """Print the memory and free disk space the course has; say what to do when they are below its needs."""
+    memory_needed = float(os.environ.get("COURSE_MEMORY_GB", "2"))
+    disk_needed = float(os.environ.get("COURSE_DISK_GB", "1"))
+    memory = memory_bytes() / GB
+    work = Path.home() / "work"
+    free = shutil.disk_usage(work if work.is_dir() else Path.home()).free / GB
+    print(f"Memory for the course:     {memory:.1f} GB (it needs {memory_needed:g} GB)")
+    print(f"Free space for your work:  {free:.1f} GB (it needs {disk_needed:g} GB)")
+    problems = []
+    if memory < memory_needed:
+        problems.append(
+            "Too little memory: a notebook working on a large file may stop with "
+            "\"The kernel appears to have died\". In Docker Desktop, open Settings > Resources > Advanced, "
+            f"set Memory limit to {memory_needed:g} GB or more, then click Apply & restart."
+        )
+    if free < disk_needed:
+        problems.append(
+            "Too little free disk space: saving your work may fail. Delete files you no longer need, or in "
+            "Docker Desktop open Settings > Resources > Advanced and raise the Disk usage limit."
+        )
+    print("\n".join(problems) if problems else "Enough memory and disk space for the course.")
