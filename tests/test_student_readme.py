@@ -5,8 +5,10 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
+import shutil
 import socket
 import subprocess
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -98,3 +100,39 @@ def test_a_busy_port_gives_the_message_the_readme_names_and_its_one_line_fix_wor
             assert requests.get(f"http://127.0.0.1:{other}/api", timeout=10).status_code == 200
         finally:
             course.down()
+
+
+def unpacked_zip(course: Path, folder: Path) -> Path:
+    """The course as a downloaded ZIP unpacks: the repository's files, an empty work/ folder."""
+    shutil.copytree(course, folder, ignore=lambda where, names: [name for name in names if Path(where).name == "work"
+                                                                 and name != ".gitkeep"])
+    return folder
+
+
+@pytest.mark.docker
+def test_updating_from_a_new_zip_as_the_readme_says_keeps_the_students_work(default_course_image, tmp_path, readme):
+    route = readme.split("\n### Without git\n", 1)[1].split("\n### ", 1)[0]
+    assert ("delete the new folder's empty `work` folder, move the `work` folder from the old folder into the new "
+            "one, and start the course from the new folder") in route
+    old = Course(unpacked_zip(default_course_image, tmp_path / "course-main"))
+    old.up()
+    try:
+        old.save_notebook("my-notes.ipynb", "my notes from week 3")
+    finally:
+        old.down()
+    notes = old.path / "work" / "my-notes.ipynb"
+    saved, owner = notes.read_bytes(), (notes.stat().st_uid, notes.stat().st_gid)
+    # The new ZIP, unpacked beside the old folder, with the week's new notebook.
+    new = unpacked_zip(default_course_image, tmp_path / "course-main (1)")
+    shutil.copy(new / "course/00-check-environment.ipynb", new / "course/01-week-4.ipynb")
+    shutil.rmtree(new / "work")
+    shutil.move(old.path / "work", new / "work")
+    course = Course(new).up()
+    try:
+        assert course.read_notebook("my-notes.ipynb") == "my notes from week 3"
+        assert course.api("GET", "/api/contents/course/01-week-4.ipynb").status_code == 200
+        moved = new / "work" / "my-notes.ipynb"
+        assert moved.read_bytes() == saved
+        assert (moved.stat().st_uid, moved.stat().st_gid) == owner
+    finally:
+        course.down()
