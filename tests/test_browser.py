@@ -3,25 +3,17 @@
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from tests.support.browser import CHROMIUM_FLAGS, NOTEBOOK_PATH, SMOKE_NOTEBOOK, wait_for_idle_kernel
+from tests.support.browser import CHROMIUM_FLAGS, NOTEBOOK_PATH, SMOKE_NOTEBOOK, chromium_path, wait_for_idle_kernel
 from tests.support.course import Course
 
 pytestmark = pytest.mark.docker
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
-
-
-def chromium_path() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-    if not found:
-        pytest.fail("the browser test needs Chromium (Debian package `chromium`)")
-    return found
 
 
 @pytest.fixture(scope="module")

@@ -4,43 +4,20 @@ from __future__ import annotations
 
 import os
 import re
-import select
 import signal
 import subprocess
-import time
 
 import pytest
 import requests
 
 from tests.support.course import Course
+from tests.support.terminal import LINK, Terminal
 
 pytestmark = pytest.mark.docker
 
 # A terminal window's first screen, and the most lines of the course's own before the link.
 SCREEN_LINES = 24
 COURSE_LINES_BEFORE_THE_LINK = 10
-LINK = re.compile(r"http://127\.0\.0\.1:\d+/\S*\?token=[0-9a-f]+")
-TERMINAL_CODES = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-
-
-class Terminal:
-    """What `docker compose up` prints, as the student's terminal shows it (colour codes left out)."""
-
-    def __init__(self, process: subprocess.Popen):
-        self.process, self.shown = process, ""
-
-    def lines_until(self, pattern: re.Pattern, timeout: float = 180) -> list[str]:
-        """Every line from the first one to the first that matches pattern, waiting for it."""
-        deadline = time.monotonic() + timeout
-        while True:
-            lines = [TERMINAL_CODES.sub("", line) for line in self.shown.split("\n")][:-1]
-            for index, line in enumerate(lines):
-                if pattern.search(line):
-                    return lines[:index + 1]
-            if time.monotonic() > deadline or self.process.poll() is not None:
-                raise AssertionError(f"{pattern.pattern} not shown in time:\n{self.shown}")
-            if select.select([self.process.stdout], [], [], 1)[0]:
-                self.shown += os.read(self.process.stdout.fileno(), 65536).decode(errors="replace")
 
 
 @pytest.mark.parametrize(("built", "opens"), [("default", "/lab"), ("py3.11-notebook-small", "/tree")],

@@ -9,19 +9,27 @@ build command, then used from fresh clones the way the student README says.
 from __future__ import annotations
 
 import json
+import os
 import platform
 import re
+import shutil
+import signal
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
+import requests
 import yaml
+from playwright.sync_api import expect, sync_playwright
 
 from tests.support.answers import DEFAULT_ANSWERS, bake_with
+from tests.support.browser import CHROMIUM_FLAGS, NOTEBOOK_PATH, SMOKE_NOTEBOOK, chromium_path, wait_for_idle_kernel
 from tests.support.course import Course
-from tests.support.engine import docker, engine
+from tests.support.engine import docker, engine, free_port
 from tests.support.git import git
 from tests.support.registry import Registry
+from tests.support.terminal import LINK, Terminal
 
 pytestmark = [pytest.mark.docker, pytest.mark.network]
 
@@ -140,10 +148,10 @@ def test_with_the_registry_unreachable_compose_up_builds_and_says_why(student, r
     student.wait_healthy()
 
 
-def readme_update_commands(project: Path) -> list[str]:
-    """The commands of the student README's Update section, comments left out."""
-    readme = (project / "README.md").read_text()
-    block = re.search(r"^## Update\n.*?```sh\n(.*?)```", readme, re.MULTILINE | re.DOTALL).group(1)
+def readme_commands(readme: str, section: str) -> list[str]:
+    """The commands of a README section's first shell block, comments left out."""
+    body = readme.split(f"\n## {section}\n", 1)[1].split("\n## ", 1)[0]
+    block = re.search(r"```sh\n(.*?)```", body, re.DOTALL).group(1)
     return [line.split("#")[0].strip() for line in block.splitlines() if line.split("#")[0].strip()]
 
 
@@ -165,7 +173,7 @@ def test_a_mid_semester_update_reaches_the_student_and_leaves_their_work_alone(p
     git("add", "--all", cwd=project)
     assert git("commit", "--quiet", "-m", "Week 4", cwd=project, check=False).returncode == 0
     # The student runs exactly what their README says, with the course in the background.
-    commands = readme_update_commands(student.path)
+    commands = readme_commands((student.path / "README.md").read_text(), "5. Update")
     assert commands == ["git pull", "docker compose pull", "docker compose up"]
     pulled = git("pull", cwd=student.path, check=False)
     assert pulled.returncode == 0, pulled.stdout + pulled.stderr
@@ -178,6 +186,148 @@ def test_a_mid_semester_update_reaches_the_student_and_leaves_their_work_alone(p
     assert student.api("GET", "/api/contents/course/01-week-4.ipynb").status_code == 200
     assert notes.read_bytes() == notes_before
     assert (notes.stat().st_uid, notes.stat().st_gid) == owner_before
+
+
+# A student of their own: an ordinary uid, in the group that may use the engine, with a home of their own.
+STUDENT_UID = 2345
+
+
+@pytest.fixture
+def student_account(instructor):
+    """A home folder of the student's own, outside the suite's root-only folders, and the course's git server.
+
+    The student's git fetches the course's address from a bare copy of the instructor's repository, which the
+    instructor pushes to (the yielded function), as to GitHub.
+    """
+    project, _ = instructor
+    shared = Path(tempfile.mkdtemp(prefix="student-", dir="/tmp"))
+    shared.chmod(0o755)
+    server = shared / "course.git"
+    git("clone", "--quiet", "--bare", str(project), str(server), cwd=shared)
+    home = shared / "home"
+    home.mkdir()
+    url = json.loads((project / ".cookiecutter.json").read_text())["repository_url"]
+    (home / ".gitconfig").write_text(f'[url "{server}"]\n\tinsteadOf = {url}\n[safe]\n\tdirectory = *\n')
+    subprocess.run(["chown", "-R", f"{STUDENT_UID}:{STUDENT_UID}", str(home)], check=True)
+    docker_group = os.stat("/var/run/docker.sock").st_gid
+    prefix = ["setpriv", f"--reuid={STUDENT_UID}", f"--regid={STUDENT_UID}", f"--groups={docker_group}", "--"]
+    env = {"HOME": str(home), "PATH": os.environ["PATH"], "LANG": "C.UTF-8", "JUPYTER_PORT": str(free_port())}
+
+    def publish_commits() -> None:
+        git("push", "--quiet", str(server), "main", cwd=project)
+
+    yield home, prefix, env, publish_commits
+    shutil.rmtree(shared)
+
+
+def run_all_cells_in_the_browser(page, link: str) -> None:
+    """Open the check notebook from the link, choose Run > Run All Cells, and wait for every cell."""
+    base, token = link.split("/lab?token=")
+    page.goto(link)
+    expect(page.locator(".jp-LabShell").first).to_be_visible(timeout=60_000)
+    page.goto(f"{base}{NOTEBOOK_PATH['lab']}?token={token}")
+    expect(page.locator(".jp-CodeCell").first).to_be_visible(timeout=60_000)
+    wait_for_idle_kernel(base, token, SMOKE_NOTEBOOK)
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+    cells = page.locator(".jp-CodeCell")
+    for index in range(cells.count()):
+        expect(cells.nth(index).locator(".jp-InputPrompt")).to_have_text(re.compile(r"\[\d+\]:"), timeout=120_000)
+
+
+def test_a_student_follows_the_readme_from_clone_to_a_checked_environment_and_through_an_update(
+        published, registry, student_account, tmp_path, request):
+    project, image = published
+    home, as_student, env, publish_commits = student_account
+    remove_local_images(image)
+    readme = (project / "README.md").read_text()
+
+    def run_as_student(command: str, cwd: Path) -> subprocess.CompletedProcess:
+        return subprocess.run([*as_student, "sh", "-c", command], cwd=cwd, env=env, capture_output=True, text=True,
+                              timeout=1800)
+
+    def start(cwd: Path) -> tuple[subprocess.Popen, Terminal, str]:
+        [command] = readme_commands(readme, "2. Start")
+        # A session of its own, as a terminal window's: Ctrl+C reaches every process it started.
+        up = subprocess.Popen([*as_student, "sh", "-c", command], cwd=cwd, env=env, start_new_session=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        terminal = Terminal(up)
+        shown = terminal.lines_until(LINK, timeout=900)
+        assert not BUILD_OUTPUT.search("\n".join(shown)), "\n".join(shown)
+        return up, terminal, LINK.search(shown[-1]).group(0)
+
+    def stop(up: subprocess.Popen, cwd: Path) -> None:
+        # "Press Ctrl+C in the window where the course runs."
+        os.killpg(up.pid, signal.SIGINT)
+        up.wait(timeout=120)
+        assert run_as_student("docker compose ps --quiet", cwd).stdout.strip() == ""
+
+    # Before you start: the check of what is installed.
+    for command in readme_commands(readme, "Before you start (once)"):
+        checked = run_as_student(command, home)
+        assert checked.returncode == 0, (command, checked.stderr)
+    assert "Server:" in run_as_student("docker version", home).stdout
+    # 1. Get the course files: `cd` moves the terminal into the clone.
+    folder = home
+    for command in readme_commands(readme, "1. Get the course files (once)"):
+        if command.startswith("cd "):
+            folder = folder / command.split(" ", 1)[1]
+            continue
+        cloned = run_as_student(command, folder)
+        assert cloned.returncode == 0, cloned.stderr
+    assert (folder / "compose.yaml").is_file()
+    # 2. Start, 3. Open: the link on the first screen, the check notebook run to the end in the browser.
+    request.addfinalizer(lambda: run_as_student("docker compose down", folder))
+    up, _, link = start(folder)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        try:
+            run_all_cells_in_the_browser(page, link)
+            assert page.locator('[data-mime-type="application/vnd.jupyter.error"]').count() == 0
+            expect(page.get_by_text("Enough memory and disk space for the course.")).to_be_visible()
+        except Exception:
+            page.screenshot(path=str(tmp_path / f"{request.node.name}.png"), full_page=True)
+            raise
+        finally:
+            browser.close()
+    base, token = link.split("/lab?token=")
+    notebook = {"cells": [{"cell_type": "markdown", "metadata": {}, "source": "my notes"}],
+                "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    saved = requests.put(f"{base}/api/contents/my-notes.ipynb", params={"token": token}, timeout=30,
+                         json={"type": "notebook", "format": "json", "content": notebook})
+    assert saved.status_code == 201, saved.text
+    # 4. Stop.
+    stop(up, folder)
+    notes = folder / "work" / "my-notes.ipynb"
+    before = notes.read_bytes()
+    assert notes.stat().st_uid == STUDENT_UID
+    # The instructor announces an update: a package and a notebook, published and committed.
+    with (project / "requirements.in").open("a") as requirements:
+        requirements.write("more-itertools\n")
+    run("make", "lock", cwd=project)
+    shutil.copy(project / "course/00-check-environment.ipynb", project / "course/02-week-5.ipynb")
+    run("make", "push", cwd=project)
+    git("add", "--all", cwd=project)
+    assert git("commit", "--quiet", "-m", "Week 5", cwd=project, check=False).returncode == 0
+    publish_commits()
+    # 5. Update, as the README says; the course starts again, updated, with the student's notes as they were.
+    *update, up_again = readme_commands(readme, "5. Update")
+    for command in update:
+        updated = run_as_student(command, folder)
+        assert updated.returncode == 0, (command, updated.stdout + updated.stderr)
+    assert up_again == "docker compose up"
+    up, _, link = start(folder)
+    try:
+        base, token = link.split("/lab?token=")
+        assert requests.get(f"{base}/api/contents/course/02-week-5.ipynb", params={"token": token},
+                            timeout=30).status_code == 200
+        imported = run_as_student("docker compose exec -T jupyter python -c 'import more_itertools'", folder)
+        assert imported.returncode == 0, imported.stderr
+        assert notes.read_bytes() == before
+        assert notes.stat().st_uid == STUDENT_UID
+    finally:
+        stop(up, folder)
 
 
 @pytest.fixture

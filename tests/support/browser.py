@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 
+import pytest
 import requests
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
@@ -23,3 +25,10 @@ def wait_for_idle_kernel(url: str, token: str, notebook: str, timeout: float = 9
             return
         time.sleep(interval)
     raise AssertionError(f"no idle kernel for {notebook}: {sessions}")
+
+
+def chromium_path() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if not found:
+        pytest.fail("the browser test needs Chromium (Debian package `chromium`)")
+    return found
