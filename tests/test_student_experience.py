@@ -183,10 +183,19 @@ def test_smoke_notebook_executes_inside_the_container(course):
         assert any("image/png" in output.get("data", {}) for output in outputs)
 
 
-def test_generated_repository_tests_pass_with_make_test(course):
+def test_make_test_passes_and_writes_what_the_course_needs_into_the_students_readme(course):
     result = subprocess.run(["make", "test"], cwd=course.path, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert re.search(r"\d+ passed", result.stdout)
+    # Measured from the image just built, not typed: its size unpacked, its layers compressed.
+    needs = re.search(r"^What the course needs: a download of about (\d+) MB the first time, about ([\d.]+) GB of "
+                      r"disk space, and 2 GB of memory for Docker\.$", (course.path / "README.md").read_text(),
+                      re.MULTILINE)
+    assert needs, result.stdout[-2000:]
+    size = course.container().image.attrs["Size"]
+    assert float(needs.group(2)) == round(size / 1e9, 1)
+    assert 0 < int(needs.group(1)) * 1e6 < size
+    assert f"README.md: {needs.group(0).split(': ', 1)[1]}" in result.stdout
 
 
 # Files of the course's packages (and of Jupyter Server) that have no bytecode,
