@@ -60,6 +60,8 @@ CRUFT_FILE = ".cruft.json"
 UPDATE_SKIPS = ["requirements.txt"]
 # The organisation in cookiecutter.json's image_registry until an instructor names theirs.
 PLACEHOLDER_ORGANISATION = "your-org"
+# The course's Makefile target that puts the instructor's account in its place.
+SET_ORG = "make set-org ORG=<your GitHub account>"
 
 
 class PinningFailed(RuntimeError):
@@ -350,25 +352,29 @@ def placeholder_warnings(project: Path, answers: dict) -> list[str]:
             f"WARNING: the course image is {image}, but {PLACEHOLDER_ORGANISATION} is the template's placeholder: "
             "students would pull an image that does not exist, and make push stops until you put your registry "
             f"(e.g. ghcr.io/<your GitHub account>) in its place in {', '.join(files_naming(project, image))}; "
-            "then delete the pull_policy and COURSE_NOTICE lines compose.yaml has for the placeholder."
+            "then delete the pull_policy and COURSE_NOTICE lines compose.yaml has for the placeholder "
+            f"({SET_ORG} does all of it)."
         )
     if holds_placeholder(repository):
         warnings.append(
             f"WARNING: students are told to clone {repository}, but {PLACEHOLDER_ORGANISATION} is the template's "
             "placeholder: put your repository's address in its place in "
-            f"{', '.join(files_naming(project, repository))}."
+            f"{', '.join(files_naming(project, repository))} ({SET_ORG} does it)."
         )
     return warnings
 
 
-def next_steps(project: Path, repository_url: str) -> str:
+def next_steps(project: Path, repository_url: str, placeholder: bool = False) -> str:
     """What the instructor does after generation, in a few lines."""
     # The hook runs inside the project; PWD is still the folder the instructor ran cookiecutter in.
     relative = os.path.relpath(project, os.environ.get("PWD", project))
     where = str(project) if relative.startswith("..") else relative
+    repository_url = repository_url.replace(f"/{PLACEHOLDER_ORGANISATION}/", "/<your GitHub account>/")
     return "\n".join([
         f"The course is in {where}. Next:",
         f"  cd {where}",
+        *([f"  {SET_ORG}   # in place of the template's placeholder {PLACEHOLDER_ORGANISATION}, everywhere"]
+          if placeholder else []),
         "  make test            # build the course image and check it: packages import, notebooks run",
         '  git init --initial-branch=main && git add --all && git commit -m "Generate the course"',
         f"  Then create the empty repository {repository_url} (on GitHub: New repository) and push to it:",
@@ -385,7 +391,8 @@ def main(answers: dict, project: Path) -> int:
     except PinningFailed as error:
         print(f"ERROR: packages: {error}", file=sys.stderr)
         return 1
-    print(next_steps(project, answers["repository_url"]), flush=True)
+    placeholder = holds_placeholder(answers["__image"]) or holds_placeholder(answers["repository_url"])
+    print(next_steps(project, answers["repository_url"], placeholder), flush=True)
     for warning in placeholder_warnings(project, answers):
         print(warning, file=sys.stderr)
     return 0

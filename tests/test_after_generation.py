@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -106,6 +107,43 @@ def test_replacing_the_placeholder_in_every_file_then_compose_lines_lets_make_pu
     assert "pull_policy" not in (project / "compose.yaml").read_text()
 
 
+def test_following_the_printed_next_steps_leaves_no_placeholder_for_students(tmp_path, capfd):
+    project, out, _ = generate(tmp_path, {}, capfd)
+    steps = [line.strip().split("   #")[0] for line in out.splitlines() if line.startswith("  make set-org ")]
+    assert steps == ["make set-org ORG=<your GitHub account>"]
+    named = subprocess.run(["sh", "-c", steps[0].replace("<your GitHub account>", "ada-teaches")], cwd=project,
+                           capture_output=True, text=True)
+    assert named.returncode == 0, named.stderr
+    assert named.stdout.strip() == f"The course now names ada-teaches: its image is ghcr.io/ada-teaches/{project.name}."
+    assert subprocess.run(["grep", "-rl", "your-org", "."], cwd=project).returncode == 1
+    readme = (project / "README.md").read_text()
+    assert f"```sh\ngit clone https://github.com/ada-teaches/{project.name}\ncd {project.name}\n```" in readme
+    service = yaml.safe_load((project / "compose.yaml").read_text())["services"]["jupyter"]
+    assert service["image"] == f"ghcr.io/ada-teaches/{project.name}:latest"
+    assert "pull_policy" not in service
+    assert "COURSE_NOTICE" not in service["environment"]
+    assert subprocess.run(["docker", "compose", "config", "--quiet"], cwd=project).returncode == 0
+    assert subprocess.run(["make", "check-image"], cwd=project).returncode == 0
+    # The answers make update renders from name the account too.
+    assert json.loads((project / ".cookiecutter.json").read_text())["image_registry"] == "ghcr.io/ada-teaches"
+    # Then the printed git line makes it a repository with everything committed.
+    line = next(line.strip() for line in out.splitlines() if line.startswith("  git init"))
+    identity = {"GIT_AUTHOR_NAME": "Ada", "GIT_AUTHOR_EMAIL": "ada@example.edu",
+                "GIT_COMMITTER_NAME": "Ada", "GIT_COMMITTER_EMAIL": "ada@example.edu"}
+    subprocess.run(["sh", "-c", line], cwd=project, check=True, capture_output=True, env={**os.environ, **identity})
+    assert subprocess.run(["git", "status", "--porcelain"], cwd=project, capture_output=True, text=True).stdout == ""
+
+
+@pytest.mark.parametrize("org", ["", "Ada", "-x", "a b", "a/b"], ids=["empty", "uppercase", "option", "space", "slash"])
+def test_make_set_org_refuses_what_is_not_an_account_name_and_changes_nothing(tmp_path, capfd, org):
+    project, _, _ = generate(tmp_path, {}, capfd)
+    before = {path: path.read_bytes() for path in project.rglob("*") if path.is_file()}
+    named = subprocess.run(["make", "set-org", f"ORG={org}"], cwd=project, capture_output=True, text=True)
+    assert named.returncode != 0
+    assert named.stderr.startswith("Name your GitHub account or organisation, in lowercase")
+    assert {path: path.read_bytes() for path in project.rglob("*") if path.is_file()} == before
+
+
 def test_a_course_with_the_placeholder_builds_its_image_and_never_asks_a_registry(tmp_path, capfd):
     project, _, _ = generate(tmp_path, {}, capfd)
     service = yaml.safe_load((project / "compose.yaml").read_text())["services"]["jupyter"]
@@ -166,7 +204,7 @@ def test_a_repository_the_template_cannot_derive_is_warned_about(tmp_path, capfd
     assert len(warnings) == 1, err
     assert warnings[0].startswith(f"WARNING: students are told to clone {repository}, but your-org is the template's "
                                   "placeholder: put your repository's address in its place in ")
-    listed = warnings[0].rsplit(" in its place in ", 1)[1].rstrip(".").split(", ")
+    listed = warnings[0].rsplit(" in its place in ", 1)[1].split(" (")[0].split(", ")
     assert "README.md" in listed
     for name in listed:
         assert repository in (project / name).read_text(), name
