@@ -391,9 +391,9 @@ def main(answers: dict, project: Path) -> int:
     except PinningFailed as error:
         print(f"ERROR: packages: {error}", file=sys.stderr)
         return 1
-    placeholder = holds_placeholder(answers["__image"]) or holds_placeholder(answers["repository_url"])
-    print(next_steps(project, answers["repository_url"], placeholder), flush=True)
-    for warning in placeholder_warnings(project, answers):
+    warnings = placeholder_warnings(project, answers)
+    print(next_steps(project, answers["repository_url"], placeholder=bool(warnings)), flush=True)
+    for warning in warnings:
         print(warning, file=sys.stderr)
     return 0
 

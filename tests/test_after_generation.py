@@ -36,12 +36,17 @@ def test_generation_ends_with_where_the_course_is_and_the_next_steps(tmp_path, c
     assert any(line.startswith("  git remote add origin ") for line in steps)
 
 
-def test_the_printed_git_line_makes_the_course_a_repository_with_everything_committed(tmp_path, capfd):
-    project, out, _ = generate(tmp_path, OWN_REGISTRY, capfd)
+def run_the_printed_git_line(project, out: str) -> None:
+    """The next steps' `git init ... && git commit` line, run as printed, by an instructor git knows."""
     line = next(line.strip() for line in out.splitlines() if line.startswith("  git init"))
     identity = {"GIT_AUTHOR_NAME": "Ada", "GIT_AUTHOR_EMAIL": "ada@example.edu",
                 "GIT_COMMITTER_NAME": "Ada", "GIT_COMMITTER_EMAIL": "ada@example.edu"}
     subprocess.run(["sh", "-c", line], cwd=project, check=True, capture_output=True, env={**os.environ, **identity})
+
+
+def test_the_printed_git_line_makes_the_course_a_repository_with_everything_committed(tmp_path, capfd):
+    project, out, _ = generate(tmp_path, OWN_REGISTRY, capfd)
+    run_the_printed_git_line(project, out)
     status = subprocess.run(["git", "status", "--porcelain"], cwd=project, capture_output=True, text=True)
     assert status.stdout == ""
     branch = subprocess.run(["git", "branch", "--show-current"], cwd=project, capture_output=True, text=True)
@@ -127,10 +132,7 @@ def test_following_the_printed_next_steps_leaves_no_placeholder_for_students(tmp
     # The answers make update renders from name the account too.
     assert json.loads((project / ".cookiecutter.json").read_text())["image_registry"] == "ghcr.io/ada-teaches"
     # Then the printed git line makes it a repository with everything committed.
-    line = next(line.strip() for line in out.splitlines() if line.startswith("  git init"))
-    identity = {"GIT_AUTHOR_NAME": "Ada", "GIT_AUTHOR_EMAIL": "ada@example.edu",
-                "GIT_COMMITTER_NAME": "Ada", "GIT_COMMITTER_EMAIL": "ada@example.edu"}
-    subprocess.run(["sh", "-c", line], cwd=project, check=True, capture_output=True, env={**os.environ, **identity})
+    run_the_printed_git_line(project, out)
     assert subprocess.run(["git", "status", "--porcelain"], cwd=project, capture_output=True, text=True).stdout == ""
 
 

@@ -7,11 +7,11 @@ set -eu
 image=$1
 readme=$2
 
-docker image inspect "$image" >/dev/null
+# One look at the image (which stops here if it is missing): its size, then its environment.
+inspected=$(docker image inspect --format '{{.Size}}{{range .Config.Env}}{{println}}{{.}}{{end}}' "$image")
+disk=$(echo "$inspected" | head -n 1)
+memory=$(echo "$inspected" | sed -n 's/^COURSE_MEMORY_GB=//p')
 download=$(docker save "$image" | gzip -1 | wc -c)
-disk=$(docker image inspect --format '{{.Size}}' "$image")
-memory=$(docker image inspect --format '{{range .Config.Env}}{{println .}}{{end}}' "$image" \
-    | sed -n 's/^COURSE_MEMORY_GB=//p')
 
 # The line after the marker is replaced; nothing else in README.md changes.
 awk -v download="$download" -v disk="$disk" -v memory="$memory" '
