@@ -105,6 +105,11 @@ def unpinned_requirements_txt(reason: str) -> str:
     )
 
 
+# The desktop in the browser's files (desktop=yes).
+DESKTOP_FILES = ("docker/course_desktop.py", "docker/install-desktop.sh", "docker/ipython_kernel_config.py",
+                 "docker/vncserver")
+
+
 def remove_unchosen(project: Path, answers: dict) -> None:
     """Delete the files of options the instructor did not choose."""
     if not answers["include_ci"]:
@@ -115,6 +120,9 @@ def remove_unchosen(project: Path, answers: dict) -> None:
         shutil.rmtree(project / "deploy")
     if not answers["__pytorch_cpu"]:
         shutil.rmtree(project / PYTORCH_CPU.parent)
+    if not answers["desktop"]:
+        for name in DESKTOP_FILES:
+            (project / name).unlink()
 
 
 def find_uv() -> list[str] | None:

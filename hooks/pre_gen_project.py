@@ -342,7 +342,7 @@ def check_answers(answers: dict) -> None:
     check_packages(answers["packages"])
     check_apt_packages(answers["apt_packages"])
     check_choice("interface", answers["interface"], INTERFACES)
-    for flag in ("gpu", "include_ci", "include_devcontainer", "jupyterhub"):
+    for flag in ("desktop", "gpu", "include_ci", "include_devcontainer", "jupyterhub"):
         check_flag(flag, answers[flag])
     check_port(answers["jupyter_port"])
     check_jupyterhub_version(answers["_jupyterhub_version"])

@@ -73,6 +73,8 @@ def test_exactly_the_chosen_files_exist(project):
         expected |= JUPYTERHUB_FILES
     if pre.pytorch_cpu_packages(answers["packages"], answers["gpu"]):
         expected |= {"pytorch-cpu/pyproject.toml"}
+    if answers["desktop"]:
+        expected |= set(post.DESKTOP_FILES)
     assert files_of(project) == expected
 
 
@@ -196,8 +198,11 @@ def test_generated_python_passes_ruff(project):
 
 def test_shell_scripts_pass_shellcheck(project):
     scripts = sorted(str(path.relative_to(project)) for path in (project / "docker").glob("*.sh"))
-    assert scripts == ["docker/install-course-packages.sh", "docker/lock-jupyter.sh", "docker/start-course.sh",
-                       "docker/write-sizes.sh"]
+    desktop = ["docker/install-desktop.sh"] if answers_of(project)["desktop"] else []
+    assert scripts == ["docker/install-course-packages.sh", *desktop, "docker/lock-jupyter.sh",
+                       "docker/start-course.sh", "docker/write-sizes.sh"]
+    if desktop:
+        scripts.append("docker/vncserver")
     result = subprocess.run(["shellcheck", *scripts], cwd=project, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
 
@@ -241,8 +246,9 @@ def test_requirements_include_jupyter_and_the_course_packages(project):
     hub = [f"jupyterhub>={major},<{int(major) + 1}", "nbgitpuller"] if answers["jupyterhub"] else []
     assert requirement_lines((project / "requirements.in").read_text()) == [
         "-r requirements-jupyter.in", *split_requirements(answers["packages"])]
+    desktop = ["jupyter-remote-desktop-proxy"] if answers["desktop"] else []
     assert requirement_lines((project / "requirements-jupyter.in").read_text()) == [
-        "jupyterlab", "notebook", "ipykernel", *hub, "pytest", "rfc3987"]
+        "jupyterlab", "notebook", "ipykernel", "jupyter-server-proxy", *desktop, *hub, "pytest", "rfc3987"]
 
 
 def test_make_lock_generation_and_the_image_build_pin_with_one_command(project):

@@ -18,6 +18,7 @@ import pytest
 
 from tests.support.course import COURSE_CAPABILITIES, Course, capability_names
 from tests.support.engine import docker
+from tests.support.kernel import in_a_jupyter_terminal
 from tests.support.matrices import BUILT_COURSES, answers_for
 
 pytestmark = pytest.mark.docker
@@ -158,6 +159,17 @@ def test_python_is_the_chosen_version(course):
     expected = answers_for(course.name)["python_version"]
     version = course.exec("python", "-c", "import sys; print('%d.%d' % sys.version_info[:2])").stdout
     assert version.strip() == expected
+
+
+def test_python_in_a_jupyter_terminal_is_the_courses(course):
+    # File > New > Terminal, then `python`: the course's packages are there.
+    in_a_jupyter_terminal(course.url, course.token, "python -c 'import sys; print(sys.prefix)' > terminal-python.txt")
+    answer = course.path / "work" / "terminal-python.txt"
+    deadline = time.monotonic() + 30
+    while not answer.exists() or not answer.read_text():
+        assert time.monotonic() < deadline, "the terminal did not run the command"
+        time.sleep(0.2)
+    assert answer.read_text().strip() == "/opt/venv"
 
 
 def test_every_course_package_imports(course):

@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import shutil
 import subprocess
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import requests
-from tornado.httpclient import HTTPRequest
-from tornado.websocket import websocket_connect
 
 from tests.support.engine import docker, free_port, stop_process
+from tests.support.kernel import execute
 
 # A notebook's first cell: the image's own check imports every course package.
 IMPORT_THE_COURSE_PACKAGES = "from course_check import check_packages\ncheck_packages()"
@@ -88,28 +85,6 @@ class Hub:
         finally:
             if not keep_kernel:
                 self.as_user(user, token, "DELETE", f"/api/kernels/{kernel.json()['id']}")
-
-
-async def execute(url: str, token: str, code: str) -> dict:
-    """Send one execute_request over the kernel's websocket and wait for its reply."""
-    connection = await websocket_connect(HTTPRequest(url, headers={"Authorization": f"token {token}"}))
-    message_id = uuid.uuid4().hex
-    connection.write_message(json.dumps({
-        "header": {"msg_id": message_id, "msg_type": "execute_request", "session": uuid.uuid4().hex,
-                   "username": "", "version": "5.3"},
-        "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
-        "content": {"code": code, "silent": False, "store_history": False, "user_expressions": {},
-                    "allow_stdin": False, "stop_on_error": True},
-    }))
-    try:
-        while True:
-            raw = await connection.read_message()
-            assert raw is not None, "the kernel's websocket closed"
-            message = json.loads(raw)
-            if message["msg_type"] == "execute_reply" and message["parent_header"].get("msg_id") == message_id:
-                return message["content"]
-    finally:
-        connection.close()
 
 
 @contextmanager

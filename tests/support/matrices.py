@@ -34,6 +34,16 @@ def combination_name(answers: dict) -> str:
     return "-".join(parts)
 
 
+def with_base(answers: dict) -> dict:
+    """The answers made to fit their base image: a Python the base has, a name for a custom base."""
+    if is_stacks(answers["base_image"]) and answers["python_version"] not in JUPYTER_STACKS_PYTHON:
+        answers["python_version"] = JUPYTER_STACKS_PYTHON[-1]
+    if answers["base_image"] == "custom":
+        answers["custom_base_image"] = f"{MIRROR}/python:{answers['python_version']}-slim"
+        answers["image_registry"] = REGISTRY_WITH_PORT
+    return answers
+
+
 def generate_combinations() -> dict[str, dict]:
     """Complete answers (defaults merged in) from cookiecutter.json's own options.
 
@@ -47,12 +57,7 @@ def generate_combinations() -> dict[str, dict]:
     for key, values in CHOICES.items():
         for value in values[1:]:
             row = len(rows)
-            answers = {**DEFAULT_ANSWERS, key: value}
-            if is_stacks(answers["base_image"]) and answers["python_version"] not in JUPYTER_STACKS_PYTHON:
-                answers["python_version"] = JUPYTER_STACKS_PYTHON[-1]
-            if answers["base_image"] == "custom":
-                answers["custom_base_image"] = f"{MIRROR}/python:{answers['python_version']}-slim"
-                answers["image_registry"] = REGISTRY_WITH_PORT
+            answers = with_base({**DEFAULT_ANSWERS, key: value})
             # Half the yes/no answers flipped, the other half in the next combination.
             answers.update({flag: not DEFAULTS[flag] for number, flag in enumerate(FLAGS) if (row + number) % 2})
             if row % 3:
@@ -62,6 +67,10 @@ def generate_combinations() -> dict[str, dict]:
             if row % 3 == 2:
                 answers["packages"] = PYTORCH
             rows.append(answers)
+    # The desktop installs its packages in each base's own way: baked on every base.
+    for base in CHOICES["base_image"]:
+        if not any(row["desktop"] and row["base_image"] == base for row in rows):
+            rows.append(with_base({**DEFAULT_ANSWERS, "base_image": base, "desktop": True}))
     return {("default" if answers == DEFAULT_ANSWERS else combination_name(answers)): answers for answers in rows}
 
 
@@ -82,6 +91,7 @@ BUILT_COURSES = {
     "py3.14-lab-small": {"python_version": "3.14", "packages": SMALL},
     "py3.13-custom-base-notebook": {"base_image": "custom", "custom_base_image": CUSTOM_BASE,
                                     "interface": "notebook", "packages": SMALL},
+    "py3.13-lab-desktop-flask": {"desktop": True, "packages": "matplotlib, flask"},
 }
 # Generated and linted by test_generation.py but never built by the suite, and why.
 CHECKED_STATICALLY = {

@@ -13,6 +13,13 @@ c.LabApp.extension_manager = "readonly"
 # The student's own folder: everything created in Jupyter is saved there. The
 # course's notebooks appear in it as course/, read-only (compose.yaml).
 c.ServerApp.root_dir = os.path.expanduser("~/work")
+# Terminals run bash as it is, not as a login shell: Debian's /etc/profile
+# would reset PATH and `python` in a terminal would miss the course's packages.
+c.ServerApp.terminado_settings = {"shell_command": ["/bin/bash"]}
+{% if cookiecutter.desktop %}
+# The desktop's page says why when the desktop cannot start (docker/course_desktop.py).
+c.ServerApp.jpserver_extensions.update({"course_desktop": True})
+{% endif %}
 
 
 def uid_0_is_an_ordinary_user() -> bool:

@@ -1,0 +1,229 @@
+"""The desktop in the browser (desktop=yes): windows seen in Chromium; students' web apps through Jupyter.
+
+A desktop course is started as a student whose host uid is not the image's
+1000; Chromium opens Desktop with the token, a notebook cell opens a tkinter
+window and a turtle drawing, and the test finds them twice: by their titles on
+the X display, and by their colours in a screenshot of the desktop page.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from PIL import Image
+from playwright.sync_api import sync_playwright
+
+from tests.support.browser import CHROMIUM_FLAGS, chromium_path
+from tests.support.course import Course
+from tests.support.kernel import in_a_jupyter_terminal, run_cell
+
+pytestmark = pytest.mark.docker
+
+DESKTOP_COURSE = "py3.13-lab-desktop-flask"
+# A host user other than the image's 1000.
+STUDENT_UID = 2345
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+
+ORANGE, BLUE = (255, 136, 0), (0, 0, 255)
+# A notebook cell as a first-year would write it: a window with a title and a
+# colour, then a turtle drawing a thick blue square.
+GUI_CELL = """
+import tkinter, turtle
+window = tkinter.Tk()
+window.title("Course window")
+window.geometry("320x240+60+60")
+window.configure(background="#ff8800")
+window.update()
+screen = turtle.Screen()
+screen.setup(420, 420, startx=480, starty=60)
+screen.title("Turtle drawing")
+pen = turtle.Turtle()
+pen.pencolor("#0000ff")
+pen.pensize(10)
+pen.speed(0)
+for side in range(4):
+    pen.forward(150)
+    pen.left(90)
+window.update()
+"""
+# The titles of the windows on the X display, read with Xlib (no X tools in the image).
+WINDOW_TITLES = """
+import ctypes, ctypes.util, os
+x = ctypes.CDLL(ctypes.util.find_library("X11"))
+x.XOpenDisplay.restype = ctypes.c_void_p
+x.XDefaultRootWindow.argtypes = [ctypes.c_void_p]
+x.XDefaultRootWindow.restype = ctypes.c_ulong
+x.XQueryTree.argtypes = [ctypes.c_void_p, ctypes.c_ulong] + [ctypes.POINTER(ctypes.c_ulong)] * 2 + [
+    ctypes.POINTER(ctypes.POINTER(ctypes.c_ulong)), ctypes.POINTER(ctypes.c_uint)]
+x.XFetchName.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.POINTER(ctypes.c_char_p)]
+display = x.XOpenDisplay(os.environ["DISPLAY"].encode())
+assert display, "no X server on " + os.environ["DISPLAY"]
+def walk(window):
+    name = ctypes.c_char_p()
+    if x.XFetchName(display, window, ctypes.byref(name)) and name.value:
+        print(name.value.decode())
+    children, count = ctypes.POINTER(ctypes.c_ulong)(), ctypes.c_uint()
+    if x.XQueryTree(display, window, ctypes.c_ulong(), ctypes.c_ulong(), ctypes.byref(children), ctypes.byref(count)):
+        for i in range(count.value):
+            walk(children[i])
+walk(x.XDefaultRootWindow(display))
+"""
+
+# The TCP ports each program in the container listens on (from /proc, no tools needed).
+LISTENING = """
+import json, os
+listening = {line.split()[9]: int(line.split()[1].split(":")[1], 16) for name in ("/proc/net/tcp", "/proc/net/tcp6")
+             for line in open(name).readlines()[1:] if line.split()[3] == "0A"}
+ports = {}
+for pid in filter(str.isdigit, os.listdir("/proc")):
+    try:
+        args = open(f"/proc/{pid}/cmdline").read().split("\\0")
+        sockets = [os.readlink(f"/proc/{pid}/fd/{fd}")[8:-1] for fd in os.listdir(f"/proc/{pid}/fd")]
+    except OSError:
+        continue
+    program = os.path.basename(args[1] if os.path.basename(args[0]).startswith("python") else args[0])
+    ports.setdefault(program, []).extend(listening[inode] for inode in sockets if inode in listening)
+print(json.dumps(ports))
+"""
+
+
+def pixels_near(screenshot: bytes, colour: tuple[int, int, int], tolerance: int = 40) -> int:
+    image = Image.open(io.BytesIO(screenshot)).convert("RGB")
+    return sum(1 for pixel in image.getdata()
+               if all(abs(channel - wanted) <= tolerance for channel, wanted in zip(pixel, colour, strict=True)))
+
+
+def window_titles(course: Course) -> list[str]:
+    return course.exec("python", "-c", WINDOW_TITLES).stdout.splitlines()
+
+
+def wait_for_windows(course: Course, titles: set[str], timeout: float = 30) -> list[str]:
+    deadline = time.monotonic() + timeout
+    while not titles <= set(found := window_titles(course)):
+        assert time.monotonic() < deadline, f"windows {titles} not on the desktop; it has {found}"
+        time.sleep(0.5)
+    return found
+
+
+@pytest.fixture(scope="module")
+def desktop_course(built_course):
+    """The desktop course, started by a student whose work folder belongs to host uid STUDENT_UID."""
+    course = Course(built_course(DESKTOP_COURSE), name=DESKTOP_COURSE)
+    for item in [course.path / "work", *(course.path / "work").rglob("*")]:
+        os.lchown(item, STUDENT_UID, STUDENT_UID)
+    try:
+        yield course.up()
+    finally:
+        course.down()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+def open_desktop(course: Course, browser):
+    """Open Desktop as the launcher does (with the token), and wait until the page shows the desktop."""
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(f"{course.url}/desktop/?token={course.token}")
+    page.wait_for_function("document.getElementById('status').textContent === 'Connected'", timeout=60_000)
+    return page
+
+
+def check_gui_cell_draws_on_the_desktop(course: Course, browser, name: str) -> None:
+    page = open_desktop(course, browser)
+    try:
+        _, reply = run_cell(course.url, course.token, GUI_CELL)
+        assert reply["status"] == "ok", reply
+        wait_for_windows(course, {"Course window", "Turtle drawing"})
+        time.sleep(1)  # the page draws what the X server sends
+        screenshot = page.screenshot()
+        ARTIFACTS.mkdir(exist_ok=True)
+        (ARTIFACTS / f"desktop-{name}.png").write_bytes(screenshot)
+        # The orange window (320x240) and the blue square's sides (4 x 150 x 10), not a black or empty page.
+        assert pixels_near(screenshot, ORANGE) > 300 * 200
+        assert pixels_near(screenshot, BLUE) > 4 * 120 * 8
+    finally:
+        page.close()
+
+
+def test_a_notebook_cells_tkinter_window_and_turtle_drawing_appear_on_the_desktop(desktop_course, browser):
+    check_gui_cell_draws_on_the_desktop(desktop_course, browser, "docker")
+
+
+def test_the_desktop_runs_as_the_student_and_opens_no_port(desktop_course):
+    desktop = [p for p in desktop_course.processes() if p["args"].startswith(("Xvnc", "jwm"))]
+    assert {p["args"].split()[0] for p in desktop} == {"Xvnc", "jwm"}, desktop_course.processes()
+    assert {p["uid"] for p in desktop} == {STUDENT_UID}
+    # The X server listens on no TCP port (its VNC side is a unix socket behind
+    # Jupyter); Jupyter is the one on the course's port.
+    ports = json.loads(desktop_course.exec("python", "-c", LISTENING).stdout)
+    assert ports["Xvnc"] == []
+    assert ports["jwm"] == []
+    assert ports["jupyter-lab"] == [desktop_course.port]
+
+
+def test_the_desktop_page_needs_the_token(desktop_course):
+    refused = requests.get(f"{desktop_course.url}/desktop/", allow_redirects=False, timeout=30)
+    assert refused.status_code == 302
+    assert "/login" in refused.headers["Location"]
+
+
+def test_a_script_run_from_a_jupyter_terminal_opens_its_window_and_matplotlib_uses_it(desktop_course):
+    script = desktop_course.path / "work" / "plot.py"
+    script.write_text("import matplotlib.pyplot as plt\n"
+                      "print(plt.get_backend(), flush=True)\n"
+                      "plt.plot([1, 2, 3])\n"
+                      "plt.gcf().canvas.manager.set_window_title('Plot from a script')\n"
+                      "plt.show()\n")
+    in_a_jupyter_terminal(desktop_course.url, desktop_course.token, "python plot.py > plot.log")
+    wait_for_windows(desktop_course, {"Plot from a script"})
+    assert (desktop_course.path / "work" / "plot.log").read_text().strip().lower() == "tkagg"
+
+
+def test_matplotlib_stays_inline_in_notebooks(desktop_course):
+    _, reply = run_cell(desktop_course.url, desktop_course.token,
+                        "import matplotlib\nassert 'inline' in matplotlib.get_backend(), matplotlib.get_backend()")
+    assert reply["status"] == "ok", reply
+
+
+def test_a_flask_app_opens_at_jupyters_proxy_address_with_the_token_only(desktop_course):
+    (desktop_course.path / "work" / "hello.py").write_text(
+        "from flask import Flask\napp = Flask(__name__)\n\n\n@app.route('/')\ndef hello():\n"
+        "    return 'Hello from Flask'\n")
+    in_a_jupyter_terminal(desktop_course.url, desktop_course.token, "flask --app hello run")
+    deadline = time.monotonic() + 30
+    while (answer := desktop_course.api("GET", "/proxy/5000/")).status_code != 200:
+        assert time.monotonic() < deadline, answer.text
+        time.sleep(0.5)
+    assert answer.text == "Hello from Flask"
+    refused = requests.get(f"{desktop_course.url}/proxy/5000/", allow_redirects=False, timeout=30)
+    assert refused.status_code == 302
+    assert "/login" in refused.headers["Location"]
+    assert "Hello" not in refused.text
+
+
+def test_a_desktop_that_cannot_start_says_why_once_in_the_log_and_on_the_page(built_course, browser, tmp_path):
+    course = Course(built_course(DESKTOP_COURSE), name=DESKTOP_COURSE, project="desktop-cannot-start").up()
+    try:
+        # Display :1 held by a live process: the desktop cannot have it.
+        course.exec("sh", "-c", "echo '         1' > /tmp/.X1-lock")
+        page = browser.new_page()
+        page.goto(f"{course.url}/desktop/?token={course.token}")
+        reason = page.locator("#course-desktop-reason")
+        reason.wait_for(timeout=90_000)
+        assert "another desktop already uses display :1" in reason.text_content()
+        page.close()
+        log = course.compose("logs", "jupyter").stdout
+        assert log.count("course desktop: the desktop cannot start") == 1, log
+    finally:
+        course.down()

@@ -1,0 +1,206 @@
+"""The course's desktop in the browser: an X display for programs with windows.
+
+JupyterLab's launcher and Notebook 7's New menu open it as "Desktop"
+(jupyter-remote-desktop-proxy: the noVNC page, behind Jupyter's token). To
+start it, that package runs the first `vncserver` on PATH; the course's
+(/usr/local/bin/vncserver) runs `python -m course_desktop`, which starts
+TigerVNC's X server on the display every kernel and terminal names (DISPLAY)
+and the JWM window manager in it. Unlike TigerVNC's own vncserver script it
+works for any uid, including one the image has no user name for.
+
+The desktop is reached only through Jupyter: its VNC side is a unix socket in
+a folder only this user can open, and no TCP port is opened. It never runs as
+root on a rootful engine. When it cannot start, it says why in one line, in
+the log and on the desktop page, instead of being retried.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+DISPLAY = os.environ.get("DISPLAY", ":1")
+SOCKET = Path("/tmp/.X11-unix", f"X{DISPLAY.lstrip(':')}")
+LOCK = Path(f"/tmp/.X{DISPLAY.lstrip(':')}-lock")
+# Written when the desktop could not start: the page then shows the reason
+# instead of retrying. Restarting the course clears it (/tmp is the container's).
+FAILED = Path("/tmp/course-desktop-failed")
+X_LOG = Path("/tmp/course-desktop.log")
+PREFIX = "course desktop:"
+
+
+def uid_0_is_an_ordinary_user() -> bool:
+    """True in a user namespace (rootless Podman or Docker): uid 0 is the host user who started the course."""
+    with open("/proc/self/uid_map") as uid_map:
+        return uid_map.read().split() != ["0", "0", "4294967295"]
+
+
+def why_it_cannot_start() -> str | None:
+    """What stops the desktop from starting, in words for the student; None when nothing does."""
+    if FAILED.exists():
+        return FAILED.read_text().strip()
+    if shutil.which("Xvnc") is None or shutil.which("jwm") is None:
+        return "this course image has no desktop (its Dockerfile installs none)."
+    if os.geteuid() == 0 and not uid_0_is_an_ordinary_user():
+        return "it never runs as root. Start the course with `docker compose up`, without --user root."
+    if not os.access("/tmp", os.W_OK):
+        return "the folder /tmp in the container is not writable."
+    return None
+
+
+def give_up(reason: str) -> int:
+    """Say why in one line, once (the page's reconnections find it said); the page shows the same line."""
+    if not FAILED.exists():
+        print(f"{PREFIX} the desktop cannot start: {reason}", file=sys.stderr, flush=True)
+        with contextlib.suppress(OSError):
+            FAILED.write_text(reason + "\n")
+    return 1
+
+
+def display_in_use() -> bool:
+    """True while an X server holds the display's lock file (a lock left by a stopped one does not count)."""
+    try:
+        pid = int(LOCK.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def socket_path(arguments: list[str]) -> str:
+    """The unix socket jupyter-remote-desktop-proxy connects to, from vncserver's arguments."""
+    if "-rfbunixpath" not in arguments:
+        raise SystemExit(f"{PREFIX} usage: vncserver -rfbunixpath SOCKET (as the Desktop launcher runs it)")
+    return arguments[arguments.index("-rfbunixpath") + 1]
+
+
+def start(arguments: list[str]) -> int:
+    """Run the X server and the window manager until the X server ends (as `vncserver -fg` does)."""
+    vnc_socket = socket_path(arguments)
+    reason = why_it_cannot_start()
+    if reason:
+        return give_up(reason)
+    if display_in_use():
+        return give_up(f"another desktop already uses display {DISPLAY}; restart the course to start afresh.")
+    try:
+        # What a desktop that stopped left behind.
+        SOCKET.unlink(missing_ok=True)
+        LOCK.unlink(missing_ok=True)
+    except OSError as error:
+        return give_up(f"display {DISPLAY} was left by another user ({error.strerror}); restart the course")
+    with X_LOG.open("w") as log:
+        x_server = subprocess.Popen(
+            ["Xvnc", DISPLAY, "-rfbunixpath", vnc_socket, "-rfbunixmode", "0600", "-rfbport", "-1",
+             "-SecurityTypes", "None", "-geometry", "1280x800", "-depth", "24", "-nolisten", "tcp",
+             "-desktop", "Course desktop"],
+            stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 20
+    while not SOCKET.exists():
+        if x_server.poll() is not None or time.monotonic() > deadline:
+            x_server.kill()
+            last = X_LOG.read_text().strip().splitlines()[-1:] or ["no message"]
+            return give_up(f"the X server stopped ({last[0].strip()}); its log is {X_LOG}.")
+        time.sleep(0.05)
+    window_manager = subprocess.Popen(["jwm"], cwd=Path.home(), stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL)
+
+    def stop(signum, frame):
+        window_manager.terminate()
+        x_server.terminate()
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    # Leaving the window manager (its menu's Exit) ends the desktop; opening
+    # the Desktop again starts a new one.
+    while x_server.poll() is None and window_manager.poll() is None:
+        time.sleep(0.5)
+    stop(None, None)
+    x_server.wait()
+    return 0
+
+
+# Added to the desktop page: when its connection fails, ask the page again;
+# if the desktop could not start, that answer is the page with the reason.
+SHOW_THE_REASON = """
+<script>
+new MutationObserver(async (changes, observer) => {
+  if (!/went wrong|Reconnecting|giving up/.test(document.getElementById("status").textContent)) return;
+  observer.disconnect();
+  const again = await (await fetch(window.location.href)).text();
+  if (again.includes("course-desktop-reason")) window.location.reload();
+}).observe(document.getElementById("status"), {childList: true, characterData: true, subtree: true});
+</script>
+"""
+
+FAILURE_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Desktop</title></head>
+<body style="font-family: sans-serif; max-width: 40em; margin: 3em auto">
+<h1>The desktop cannot start</h1>
+<p id="course-desktop-reason">{reason}</p>
+<p><a href="{home}">Back to Jupyter</a></p>
+</body></html>
+"""
+
+
+def desktop_page_handler():
+    """The desktop page; or, when the desktop cannot start, a page that says why (nothing reconnects)."""
+    # Imported here: the desktop's own start (python -m course_desktop) needs none of Jupyter.
+    from jupyter_remote_desktop_proxy.handlers import DesktopHandler, jinja_env
+    from tornado import escape, web
+
+    class CourseDesktopHandler(DesktopHandler):
+        @web.authenticated
+        async def get(self):
+            reason = why_it_cannot_start()
+            if reason is not None:
+                self.finish(FAILURE_PAGE.format(reason=escape.xhtml_escape(reason), home=self.base_url))
+                return
+            page = jinja_env.get_template("index.html").render(
+                {"base_url": self.base_url, **self.serverapp.jinja_template_vars})
+            self.finish(page.replace("</body>", SHOW_THE_REASON + "</body>"))
+    return CourseDesktopHandler
+
+
+def load_ipython_extension(shell):
+    """In notebooks, keep a cell's windows drawn after the cell ends (an IPython extension, in every kernel).
+
+    A notebook has no Tk main loop: a turtle window would stay blank or freeze
+    once its cell ends. When a cell has opened a Tk window, the kernel runs Tk's
+    events between cells from then on (IPython's `%gui tk`).
+    """
+    def keep_windows_drawn(result):
+        tkinter = sys.modules.get("tkinter")
+        if tkinter is not None and getattr(tkinter, "_default_root", None) is not None:
+            shell.events.unregister("post_run_cell", keep_windows_drawn)
+            shell.enable_gui("tk")
+    shell.events.register("post_run_cell", keep_windows_drawn)
+
+
+def _jupyter_server_extension_points():
+    return [{"module": "course_desktop"}]
+
+
+def _load_jupyter_server_extension(server_app):
+    from jupyter_server.utils import url_path_join
+
+    # Loaded before jupyter_remote_desktop_proxy (extensions load in name
+    # order), so this handler answers /desktop/ first.
+    server_app.web_app.add_handlers(
+        ".*", [(url_path_join(server_app.web_app.settings["base_url"], "/desktop/"), desktop_page_handler())])
+    reason = why_it_cannot_start()
+    if reason:
+        server_app.log.warning("%s the desktop cannot start: %s", PREFIX, reason)
+
+
+if __name__ == "__main__":
+    sys.exit(start(sys.argv[1:]))
