@@ -7,9 +7,11 @@ import time
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import sync_playwright
 
 from tests.support.answers import SKIP_LOCK, bake_with
 from tests.support.base_images import ensure_python_base
+from tests.support.browser import CHROMIUM_FLAGS, chromium_path
 from tests.support.course import Course
 from tests.support.engine import docker, docker_objects, remove_image
 from tests.support.matrices import CHECKED_STATICALLY, answers_for, image_of
@@ -45,6 +47,15 @@ def nothing_left_behind(request):
     yield
     left = sorted(docker_objects() - before)
     assert not left, f"the tests left these behind: {left}"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium (Debian's), driven through Playwright."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
 
 
 @pytest.fixture(scope="session")

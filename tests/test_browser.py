@@ -6,22 +6,14 @@ import re
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
-from tests.support.browser import CHROMIUM_FLAGS, NOTEBOOK_PATH, SMOKE_NOTEBOOK, chromium_path, wait_for_idle_kernel
+from tests.support.browser import NOTEBOOK_PATH, SMOKE_NOTEBOOK, wait_for_idle_kernel
 from tests.support.course import Course
 
 pytestmark = pytest.mark.docker
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_FLAGS)
-        yield browser
-        browser.close()
 
 
 @pytest.mark.parametrize(("built", "interface"), [("default", "lab"), ("py3.11-notebook-small", "notebook")],

@@ -14,14 +14,17 @@ import re
 import shutil
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import requests
 
 from tests.support.course import COURSE_CAPABILITIES, PROC_STATUS, Course, capability_names, parse_proc_status
+from tests.support.desktop import check_gui_cell_draws_on_the_desktop
 from tests.support.engine import stop_process
-from tests.support.matrices import image_of
+from tests.support.matrices import DESKTOP_COURSE, image_of
 
 pytestmark = pytest.mark.docker
 
@@ -57,17 +60,24 @@ def learner_folder(learner) -> Path:
 
 
 @pytest.fixture(scope="session")
-def podman_image(learner, learner_folder, built_course) -> str:
-    """The default course image, loaded once into the learner's own Podman."""
-    image = image_of(built_course("default"))
-    archive = learner_folder / "image.tar"
-    subprocess.run(["docker", "save", "--output", str(archive), image], check=True, timeout=600)
-    archive.chmod(0o644)
-    loaded = as_learner(learner, "podman", "load", "--quiet", "--input", str(archive), timeout=1200)
-    assert loaded.returncode == 0, loaded.stderr
-    archive.unlink()
-    yield image
-    as_learner(learner, "podman", "rmi", "--force", image)
+def podman_image(learner, learner_folder, built_course):
+    """A built course's image, loaded once into the learner's own Podman."""
+    loaded: list[str] = []
+
+    def _load(name: str) -> str:
+        image = image_of(built_course(name))
+        if image not in loaded:
+            archive = learner_folder / "image.tar"
+            subprocess.run(["docker", "save", "--output", str(archive), image], check=True, timeout=600)
+            archive.chmod(0o644)
+            result = as_learner(learner, "podman", "load", "--quiet", "--input", str(archive), timeout=1200)
+            assert result.returncode == 0, result.stderr
+            archive.unlink()
+            loaded.append(image)
+        return image
+    yield _load
+    for image in loaded:
+        as_learner(learner, "podman", "rmi", "--force", image)
 
 
 @pytest.fixture(scope="session")
@@ -92,16 +102,16 @@ def owners(folder: Path, leave_out: Path) -> dict[str, tuple[int, int]]:
             for path in folder.rglob("*") if path != leave_out and leave_out not in path.parents}
 
 
-@pytest.fixture(scope="module")
-def podman_course(learner, learner_folder, podman_image, podman_socket, built_course):
-    """The learner's own checkout, started with `docker compose up` against their Podman."""
-    checkout = learner_folder / "course"
-    shutil.copytree(built_course("default"), checkout, ignore=lambda folder, names: [
+@contextmanager
+def learners_checkout(learner, learner_folder, podman_socket, project: Path, name: str) -> Iterator[Course]:
+    """The learner's own checkout of a course, started with `docker compose up` against their Podman."""
+    checkout = learner_folder / name
+    shutil.copytree(project, checkout, ignore=lambda folder, names: [
         name for name in names if Path(folder).name == "work" and name != ".gitkeep"])
     (checkout / "work" / "before.ipynb").write_text("{}")
     for path in [checkout, *checkout.rglob("*")]:
         os.lchown(path, learner.pw_uid, learner.pw_gid)
-    course = Course(checkout, project="podman-course", env={"DOCKER_HOST": podman_socket})
+    course = Course(checkout, project=name, env={"DOCKER_HOST": podman_socket})
     course.outside_work = owners(checkout, checkout / "work")
     course.compose("up", "--detach", timeout=600)
     try:
@@ -118,6 +128,14 @@ def podman_course(learner, learner_folder, podman_image, podman_socket, built_co
     finally:
         course.down()
         shutil.rmtree(checkout, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def podman_course(learner, learner_folder, podman_image, podman_socket, built_course):
+    """The default course, the learner's own checkout, on their Podman."""
+    podman_image("default")
+    with learners_checkout(learner, learner_folder, podman_socket, built_course("default"), "podman-course") as course:
+        yield course
 
 
 def podman_docker(course: Course, *args: str) -> str:
@@ -189,6 +207,20 @@ def test_stop_is_graceful_under_podman(podman_course):
     state = json.loads(podman_docker(podman_course, "inspect", "--format", "{{json .State}}",
                                      course_container(podman_course)))
     assert state["ExitCode"] == 0, state
+
+
+def test_the_desktop_draws_a_notebook_cells_windows_under_podman(learner, learner_folder, podman_image,
+                                                                podman_socket, built_course, browser):
+    podman_image(DESKTOP_COURSE)
+    with learners_checkout(learner, learner_folder, podman_socket, built_course(DESKTOP_COURSE),
+                           "podman-desktop") as course:
+        check_gui_cell_draws_on_the_desktop(course, browser, "podman")
+        # The desktop is the learner's (container uid 0 in their user namespace), like Jupyter.
+        x_server = course.exec("python", "-c", "import pathlib; print(*(p.name for p in pathlib.Path('/proc')"
+                               ".glob('[0-9]*') if (p / 'comm').read_text().strip() == 'Xvnc'))").stdout.split()
+        assert len(x_server) == 1
+        status = course.proc_status(int(x_server[0]))
+        assert (status["uid"], status["capabilities"], status["no_new_privs"]) == (0, 0, "1")
 
 
 def test_the_readme_tells_podman_users_what_these_tests_do(bake_static):

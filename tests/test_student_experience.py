@@ -172,6 +172,31 @@ def test_python_in_a_jupyter_terminal_is_the_courses(course):
     assert answer.read_text().strip() == "/opt/venv"
 
 
+def test_the_desktop_is_in_the_image_only_when_the_course_chose_it(course):
+    chosen = answers_for(course.name)["desktop"]
+    installed = course.exec("sh", "-c", "dpkg-query --show --showformat='${Package} ' tigervnc-standalone-server jwm "
+                            "xterm 2>/dev/null; python -c 'import jupyter_remote_desktop_proxy' 2>/dev/null && "
+                            "echo jupyter-remote-desktop-proxy; echo \"DISPLAY=${DISPLAY:-}\"", check=False).stdout
+    desktop = {"tigervnc-standalone-server", "jwm", "xterm", "jupyter-remote-desktop-proxy", "DISPLAY=:1"}
+    assert set(installed.split()) == (desktop if chosen else {"DISPLAY="}), installed
+    servers = course.api("GET", "/server-proxy/servers-info").json()["server_processes"]
+    assert [server["launcher_entry"]["title"] for server in servers] == (["Desktop"] if chosen else [])
+
+
+def test_a_web_app_opens_at_jupyters_proxy_address_with_the_token_only(course):
+    # A student's own web server on a port inside the container (here Python's
+    # own), opened in the browser through Jupyter as README.md says.
+    in_a_jupyter_terminal(course.url, course.token, "python -m http.server --bind 127.0.0.1 8050")
+    deadline = time.monotonic() + 30
+    while (answer := course.api("GET", "/proxy/8050/")).status_code != 200:
+        assert time.monotonic() < deadline, answer.text
+        time.sleep(0.3)
+    assert "Directory listing" in answer.text
+    refused = course.api("GET", "/proxy/8050/", token=None, allow_redirects=False)
+    assert refused.status_code == 302
+    assert "/login" in refused.headers["Location"]
+
+
 def test_every_course_package_imports(course):
     # The generated repository's own import test, one result line per package.
     docker("cp", str(course.path / "tests"), f"{course.container_id()}:/tmp/course-tests")

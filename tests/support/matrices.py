@@ -83,6 +83,7 @@ COMBINATIONS = generate_combinations()
 # checked statically in test_generation.py.
 SMALL = "numpy"
 DATA_SCIENCE = "numpy pandas matplotlib scipy scikit-learn seaborn"
+DESKTOP_COURSE = "py3.13-lab-desktop-flask"
 CUSTOM_BASE = f"registry.example.edu/mirror/python:{DEFAULT_ANSWERS['python_version']}-slim"
 BUILT_COURSES = {
     "default": {},
@@ -91,7 +92,7 @@ BUILT_COURSES = {
     "py3.14-lab-small": {"python_version": "3.14", "packages": SMALL},
     "py3.13-custom-base-notebook": {"base_image": "custom", "custom_base_image": CUSTOM_BASE,
                                     "interface": "notebook", "packages": SMALL},
-    "py3.13-lab-desktop-flask": {"desktop": True, "packages": "matplotlib, flask"},
+    DESKTOP_COURSE: {"desktop": True, "packages": "matplotlib, flask"},
 }
 # Generated and linted by test_generation.py but never built by the suite, and why.
 CHECKED_STATICALLY = {

@@ -1,0 +1,100 @@
+"""The desktop in the browser as the tests look at it: windows by their titles on the X display, colours on the page."""
+
+from __future__ import annotations
+
+import io
+import time
+from pathlib import Path
+
+from PIL import Image
+
+from tests.support.course import Course
+from tests.support.kernel import run_cell
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+ORANGE, BLUE = (255, 136, 0), (0, 0, 255)
+# A notebook cell as a first-year would write it: a window with a title and a
+# colour, then a turtle drawing a thick blue square.
+GUI_CELL = """
+import tkinter, turtle
+window = tkinter.Tk()
+window.title("Course window")
+window.geometry("320x240+60+60")
+window.configure(background="#ff8800")
+window.update()
+screen = turtle.Screen()
+screen.setup(420, 420, startx=480, starty=60)
+screen.title("Turtle drawing")
+pen = turtle.Turtle()
+pen.pencolor("#0000ff")
+pen.pensize(10)
+pen.speed(0)
+for side in range(4):
+    pen.forward(150)
+    pen.left(90)
+window.update()
+"""
+# The titles of the windows on the X display, read with Xlib (no X tools in the image).
+WINDOW_TITLES = """
+import ctypes, ctypes.util, os
+x = ctypes.CDLL(ctypes.util.find_library("X11"))
+x.XOpenDisplay.restype = ctypes.c_void_p
+x.XDefaultRootWindow.argtypes = [ctypes.c_void_p]
+x.XDefaultRootWindow.restype = ctypes.c_ulong
+x.XQueryTree.argtypes = [ctypes.c_void_p, ctypes.c_ulong] + [ctypes.POINTER(ctypes.c_ulong)] * 2 + [
+    ctypes.POINTER(ctypes.POINTER(ctypes.c_ulong)), ctypes.POINTER(ctypes.c_uint)]
+x.XFetchName.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.POINTER(ctypes.c_char_p)]
+display = x.XOpenDisplay(os.environ["DISPLAY"].encode())
+assert display, "no X server on " + os.environ["DISPLAY"]
+def walk(window):
+    name = ctypes.c_char_p()
+    if x.XFetchName(display, window, ctypes.byref(name)) and name.value:
+        print(name.value.decode())
+    children, count = ctypes.POINTER(ctypes.c_ulong)(), ctypes.c_uint()
+    if x.XQueryTree(display, window, ctypes.c_ulong(), ctypes.c_ulong(), ctypes.byref(children), ctypes.byref(count)):
+        for i in range(count.value):
+            walk(children[i])
+walk(x.XDefaultRootWindow(display))
+"""
+
+def pixels_near(screenshot: bytes, colour: tuple[int, int, int], tolerance: int = 40) -> int:
+    image = Image.open(io.BytesIO(screenshot)).convert("RGB")
+    return sum(1 for pixel in image.getdata()
+               if all(abs(channel - wanted) <= tolerance for channel, wanted in zip(pixel, colour, strict=True)))
+
+
+def window_titles(course: Course) -> list[str]:
+    return course.exec("python", "-c", WINDOW_TITLES).stdout.splitlines()
+
+
+def wait_for_windows(course: Course, titles: set[str], timeout: float = 30) -> list[str]:
+    deadline = time.monotonic() + timeout
+    while not titles <= set(found := window_titles(course)):
+        assert time.monotonic() < deadline, f"windows {titles} not on the desktop; it has {found}"
+        time.sleep(0.5)
+    return found
+
+
+def open_desktop(course: Course, browser):
+    """Open Desktop as the launcher does (with the token), and wait until the page shows the desktop."""
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(f"{course.url}/desktop/?token={course.token}")
+    page.wait_for_function("document.getElementById('status').textContent === 'Connected'", timeout=60_000)
+    return page
+
+
+def check_gui_cell_draws_on_the_desktop(course: Course, browser, name: str) -> None:
+    page = open_desktop(course, browser)
+    try:
+        _, reply = run_cell(course.url, course.token, GUI_CELL)
+        assert reply["status"] == "ok", reply
+        wait_for_windows(course, {"Course window", "Turtle drawing"})
+        time.sleep(1)  # the page draws what the X server sends
+        screenshot = page.screenshot()
+        ARTIFACTS.mkdir(exist_ok=True)
+        (ARTIFACTS / f"desktop-{name}.png").write_bytes(screenshot)
+        # The orange window (320x240) and the blue square's sides (4 x 150 x 10), not a black or empty page.
+        assert pixels_near(screenshot, ORANGE) > 300 * 200
+        assert pixels_near(screenshot, BLUE) > 4 * 120 * 8
+    finally:
+        page.close()
