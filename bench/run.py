@@ -249,11 +249,37 @@ def first_day_section(day: dict) -> Section:
     return lines + [""], targets
 
 
+def desktop_section(desktop: dict) -> Section:
+    size, download, start = desktop["image size"], desktop["download"], desktop["time to jupyter"]
+    lines = ["## The desktop in the browser", "",
+             f"`bench/desktop.py`: the default course (`{desktop['course']}`) generated with desktop=no and with "
+             "desktop=yes, built, pushed to a registry on 127.0.0.1 and started in turn; then, from a fresh start "
+             "each time, Chromium clicks *Desktop* in JupyterLab's launcher and a notebook cell (in a new kernel) "
+             "opens a tkinter window, until it is drawn in the desktop's tab. Measured side by side in one run on "
+             f"{desktop['measured on']}.", "",
+             "| | image size | download | without the base image's layers | time to Jupyter |",
+             "|---|---|---|---|---|"]
+    for name in ("desktop=no", "desktop=yes"):
+        lines.append(f"| {name} | {size[name] / 1e6:.0f} MB | {download[name]['bytes'] / 1e6:.0f} MB | "
+                     f"{download[name]['bytes without the base'] / 1e6:.0f} MB | {seconds(start[name])} |")
+    parts = desktop["desktop"]
+    lines += ["", "| desktop=yes | median (min–max, n) |", "|---|---|",
+              f"| click on Desktop to the desktop shown | {seconds(parts['click to desktop shown'])} |",
+              f"| a cell opening a window (new kernel) to the window drawn | "
+              f"{seconds(parts['cell to window drawn'])} |",
+              f"| idle desktop: X server + window manager, resident | "
+              f"{parts['desktop resident memory']['median'] / 1e6:.0f} MB |",
+              f"| idle desktop: the container's memory, added | "
+              f"{parts['container memory added']['median'] / 1e6:.0f} MB |", ""]
+    return lines, []
+
+
 def write_report() -> None:
     results = json.loads(RESULTS.read_text())
     lines, targets = header(results), []
     sections = (("pinning", pinning_section), ("images", images_section), ("first day", first_day_section),
-                ("hub", hub_section), ("pytorch", pytorch_section), ("suite", suite_section))
+                ("hub", hub_section), ("pytorch", pytorch_section), ("desktop", desktop_section),
+                ("suite", suite_section))
     for key, section in sections:
         if key in results:
             section_lines, section_targets = section(results[key])
@@ -275,7 +301,7 @@ def main() -> None:
     args = parser.parse_args()
     if not args.report:
         here = Path(__file__).parent
-        scripts = ["pinning.py", "images.py", "first_day.py", "hub.py", "pytorch.py"]
+        scripts = ["pinning.py", "images.py", "first_day.py", "hub.py", "pytorch.py", "desktop.py"]
         scripts += [] if args.skip_suite else ["suite.py"]
         for script in scripts:
             subprocess.run([sys.executable, str(here / script)], check=True)

@@ -10,21 +10,29 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 
 import pytest
 import requests
+from playwright.sync_api import expect
+from tornado.httpclient import HTTPRequest
+from tornado.websocket import websocket_connect
 
 from tests.support.course import Course
-from tests.support.desktop import check_gui_cell_draws_on_the_desktop, wait_for_windows
-from tests.support.kernel import in_a_jupyter_terminal, run_cell
-from tests.support.matrices import DESKTOP_COURSE
+from tests.support.desktop import GUI_CELL, WINDOW_TITLES, check_gui_cell_draws_on_the_desktop, wait_for_windows
+from tests.support.engine import engine, free_port, wait_for_url
+from tests.support.hub import running_hub
+from tests.support.kernel import in_a_jupyter_terminal, in_its_own_loop, run_cell
+from tests.support.matrices import DESKTOP_COURSE, image_of
 
 pytestmark = pytest.mark.docker
 
 # A host user other than the image's 1000.
 STUDENT_UID = 2345
 
+# The uid the X server runs as (its pid is in the display's lock file).
+X_SERVER_UID = "stat -c %u /proc/$(tr -d ' ' < /tmp/.X1-lock)"
 # The TCP ports each program in the container listens on (from /proc, no tools needed).
 LISTENING = """
 import json, os
@@ -57,6 +65,23 @@ def desktop_course(built_course):
 
 def test_a_notebook_cells_tkinter_window_and_turtle_drawing_appear_on_the_desktop(desktop_course, browser):
     check_gui_cell_draws_on_the_desktop(desktop_course, browser, "docker")
+
+
+def test_desktop_opens_from_jupyterlabs_launcher_and_notebooks_new_menu(desktop_course, browser):
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    try:
+        page.goto(f"{desktop_course.url}/lab?token={desktop_course.token}")
+        card = page.locator(".jp-LauncherCard", has_text="Desktop")
+        expect(card).to_be_visible(timeout=60_000)
+        with page.context.expect_page() as opened:
+            card.click()
+        assert opened.value.url == f"{desktop_course.url}/desktop/"
+        opened.value.close()
+        page.goto(f"{desktop_course.url}/tree")
+        page.get_by_text("New", exact=True).click()
+        expect(page.locator(".lm-Menu-item", has_text="Desktop")).to_be_visible()
+    finally:
+        page.close()
 
 
 def test_the_desktop_runs_as_the_student_and_opens_no_port(desktop_course):
@@ -111,18 +136,80 @@ def test_a_flask_app_opens_at_jupyters_proxy_address_with_the_token_only(desktop
     assert "Hello" not in refused.text
 
 
-def test_a_desktop_that_cannot_start_says_why_once_in_the_log_and_on_the_page(built_course, browser, tmp_path):
-    course = Course(built_course(DESKTOP_COURSE), name=DESKTOP_COURSE, project="desktop-cannot-start").up()
+@pytest.fixture(scope="module")
+def unopened_desktop_course(built_course):
+    """The desktop course, freshly started: nobody has opened the Desktop yet."""
+    course = Course(built_course(DESKTOP_COURSE), name=DESKTOP_COURSE, project="desktop-unopened")
     try:
-        # Display :1 held by a live process: the desktop cannot have it.
-        course.exec("sh", "-c", "echo '         1' > /tmp/.X1-lock")
-        page = browser.new_page()
+        yield course.up()
+    finally:
+        course.down()
+
+
+def test_a_window_opened_before_the_desktop_gets_the_message_the_readme_quotes(unopened_desktop_course):
+    readme = (unopened_desktop_course.path / "README.md").read_text()
+    quoted = re.search(r"If Python says `([^`]+)`, the desktop is not open yet", readme).group(1)
+    course = unopened_desktop_course
+    _, reply = run_cell(course.url, course.token, "import turtle\nturtle.forward(100)")
+    assert reply["status"] == "error"
+    assert quoted in reply["evalue"]
+
+
+def test_a_desktop_that_cannot_start_says_why_once_in_the_log_and_on_the_page(unopened_desktop_course, browser):
+    course = unopened_desktop_course
+    # Display :1 held by a live process: the desktop cannot have it.
+    course.exec("sh", "-c", "echo '         1' > /tmp/.X1-lock")
+    page = browser.new_page()
+    try:
         page.goto(f"{course.url}/desktop/?token={course.token}")
         reason = page.locator("#course-desktop-reason")
         reason.wait_for(timeout=90_000)
         assert "another desktop already uses display :1" in reason.text_content()
-        page.close()
-        log = course.compose("logs", "jupyter").stdout
-        assert log.count("course desktop: the desktop cannot start") == 1, log
     finally:
-        course.down()
+        page.close()
+    log = course.compose("logs", "jupyter").stdout
+    assert log.count("course desktop: the desktop cannot start") == 1, log
+
+
+def test_a_hub_students_desktop_shows_what_their_notebook_opens(built_course, tmp_path):
+    with running_hub(built_course(DESKTOP_COURSE), tmp_path, ["ada"]) as hub:
+        hub.start_server("ada")
+        token = hub.user_token("ada")
+        start_the_desktop(f"{hub.url}/user/ada", token)
+        reply = hub.run_cell("ada", token, GUI_CELL, keep_kernel=True)
+        assert reply["status"] == "ok", reply
+        server = engine().containers.get(f"{hub.slug}-ada")
+        titles = server.exec_run(["python", "-c", WINDOW_TITLES]).output.decode().splitlines()
+        assert {"Course window", "Turtle drawing"} <= set(titles), titles
+        # The course user (uid 1000), as the hub runs the server.
+        assert server.exec_run(["sh", "-c", X_SERVER_UID]).output.decode().strip() == "1000"
+
+
+def start_the_desktop(server: str, token: str) -> None:
+    """What the Desktop tab does first: its websocket starts the desktop (through a hub's proxy, too)."""
+    url = f"{server.replace('http', 'ws', 1)}/desktop-websockify/"
+
+    async def connect():
+        connection = await websocket_connect(HTTPRequest(url, headers={"Authorization": f"token {token}"}))
+        # The VNC server's greeting: the desktop is up.
+        assert (await connection.read_message()).startswith(b"RFB ")
+        connection.close()
+    in_its_own_loop(connect(), 60)
+
+
+def test_the_desktop_starts_for_a_uid_the_image_has_no_name_for(built_course):
+    # `docker run --user 4321`, or a cluster that picks the uid: no passwd entry for it.
+    port, token = free_port(), "no-name-uid"
+    container = engine().containers.run(
+        image_of(built_course(DESKTOP_COURSE)), user="4321:4321", detach=True,
+        environment={"JUPYTER_TOKEN": token, "JUPYTER_PORT": str(port), "HOME": "/home/student"},
+        ports={f"{port}/tcp": ("127.0.0.1", port)}, cap_drop=["ALL"], security_opt=["no-new-privileges:true"])
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_for_url(f"{url}/api/status?token={token}", timeout=120)
+        start_the_desktop(url, token)
+        assert container.exec_run(["sh", "-c", X_SERVER_UID]).output.decode().strip() == "4321"
+        assert container.exec_run(["id", "-un"]).exit_code != 0
+    finally:
+        container.remove(force=True)
+

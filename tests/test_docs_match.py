@@ -12,6 +12,7 @@ COURSES = {
     "default": {},
     "pytorch": {"packages": "numpy, torch"},
     "docker-stacks": {"base_image": "jupyter-scipy-notebook", "python_version": "3.13"},
+    "desktop": {"desktop": True},
     "no-hub": {"jupyterhub": False},
     "no-hub-no-devcontainer-no-ci": {"jupyterhub": False, "include_devcontainer": False, "include_ci": False},
 }

@@ -18,7 +18,8 @@ from tests.support.course import Course
 from tests.support.engine import free_port
 
 MAIN_PATH = ["Before you start (once)", "1. Get the course files (once)", "2. Start", "3. Open", "4. Stop",
-             "5. Update", "Where your work is saved", "Other ways to run the course", "Troubleshooting"]
+             "5. Update", "Where your work is saved", "Your own web app", "Other ways to run the course",
+             "Troubleshooting"]
 
 
 @pytest.fixture(scope="module")
@@ -136,3 +137,12 @@ def test_updating_from_a_new_zip_as_the_readme_says_keeps_the_students_work(defa
         assert (moved.stat().st_uid, moved.stat().st_gid) == owner
     finally:
         course.down()
+
+
+def test_a_desktop_course_says_how_to_open_the_desktop_and_others_do_not_mention_it(bake_static, readme):
+    desktop = (bake_static({"desktop": True}) / "README.md").read_text()
+    section = desktop.split("\n## Programs with windows: the Desktop\n", 1)[1].split("\n## ", 1)[0]
+    assert "the Launcher's *Desktop* button (JupyterLab) or *New > Desktop* (Notebook)" in section
+    assert "## Programs with windows" not in readme
+    assert "*Desktop*" not in readme
+

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 import subprocess
 import time
@@ -14,7 +13,7 @@ from pathlib import Path
 import requests
 
 from tests.support.engine import docker, free_port, stop_process
-from tests.support.kernel import execute
+from tests.support.kernel import execute, in_its_own_loop
 
 # A notebook's first cell: the image's own check imports every course package.
 IMPORT_THE_COURSE_PACKAGES = "from course_check import check_packages\ncheck_packages()"
@@ -81,7 +80,7 @@ class Hub:
         assert kernel.status_code == 201, kernel.text
         url = f"{self.url.replace('http', 'ws', 1)}/user/{user}/api/kernels/{kernel.json()['id']}/channels"
         try:
-            return asyncio.run(asyncio.wait_for(execute(url, token, code), timeout))
+            return in_its_own_loop(execute(url, token, code), timeout)
         finally:
             if not keep_kernel:
                 self.as_user(user, token, "DELETE", f"/api/kernels/{kernel.json()['id']}")
