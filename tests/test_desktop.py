@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
 import time
 
 import pytest
@@ -24,7 +25,7 @@ from tests.support.desktop import GUI_CELL, WINDOW_TITLES, check_gui_cell_draws_
 from tests.support.engine import engine, free_port, wait_for_url
 from tests.support.hub import running_hub
 from tests.support.kernel import in_a_jupyter_terminal, in_its_own_loop, run_cell
-from tests.support.matrices import DESKTOP_COURSE, image_of
+from tests.support.matrices import DESKTOP_COURSE, answers_for, image_of
 
 pytestmark = pytest.mark.docker
 
@@ -210,6 +211,43 @@ def test_the_desktop_starts_for_a_uid_the_image_has_no_name_for(built_course):
         start_the_desktop(url, token)
         assert container.exec_run(["sh", "-c", X_SERVER_UID]).output.decode().strip() == "4321"
         assert container.exec_run(["id", "-un"]).exit_code != 0
+        # Root on this rootful engine is refused, in one line, and the student's desktop is not marked as failed.
+        as_root = container.exec_run(["python", "-m", "course_desktop", "-rfbunixpath", "/tmp/root.socket"],
+                                     user="0")
+        assert as_root.exit_code == 1
+        assert as_root.output.decode().strip() == ("course desktop: the desktop cannot start: it never runs as root. "
+                                                   "Start the course with `docker compose up`, without --user root.")
+        assert container.exec_run(["test", "-e", "/tmp/course-desktop-failed"]).exit_code != 0
     finally:
         container.remove(force=True)
+
+
+# The official python:*-slim images keep Python's tkinter module but remove the
+# Tk libraries it links to, and their Python is not Debian's. Made here from
+# the Debian-based stand-in: a Python dpkg does not know, a tkinter module
+# without its libraries.
+OFFICIAL_LAYOUT = """
+set -e
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -qq -y --no-install-recommends python3.13-tk >/dev/null
+dpkg -L python3.13-tk | while read -r file; do if [ -f "$file" ]; then echo "$file"; fi; done > /tmp/tk-files
+tar -cf /tmp/tk.tar -T /tmp/tk-files
+dpkg --purge python3.13-tk libtk8.6 libtcl8.6 >/dev/null
+tar -xf /tmp/tk.tar -C /
+rm /usr/local/bin/python3
+cp /usr/bin/python3.13 /usr/local/bin/python3
+! python3 -c 'import tkinter' 2>/dev/null
+bash /tmp/install-desktop.sh >/dev/null
+python3 -c 'import tkinter; print(tkinter.Tcl().eval("info patchlevel"))'
+"""
+
+
+def test_a_python_that_kept_tkinter_but_lost_its_tk_libraries_gets_them_installed(bake_static, python_base):
+    base = python_base(answers_for(DESKTOP_COURSE)["python_version"])
+    script = bake_static({"desktop": True}) / "docker" / "install-desktop.sh"
+    result = subprocess.run(["docker", "run", "--rm", "--volume", f"{script}:/tmp/install-desktop.sh:ro", base,
+                             "bash", "-c", OFFICIAL_LAYOUT], capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip().startswith("8.6."), result.stdout
 
