@@ -35,5 +35,11 @@ def banner(serverapp) -> str:
 
 
 def _load_jupyter_server_extension(serverapp) -> None:
-    # Runs once the server's loop has started, that is once it listens.
-    serverapp.io_loop.add_callback(lambda: print(banner(serverapp), file=sys.stderr, flush=True))
+    # Jupyter binds its port in a callback queued after the extensions load,
+    # and the extensions' own callbacks (language servers, ...) may run first:
+    # the block is queued from a callback, so it comes after the port is
+    # bound, and a link clicked at once is answered.
+    def show() -> None:
+        print(banner(serverapp), file=sys.stderr, flush=True)
+
+    serverapp.io_loop.add_callback(lambda: serverapp.io_loop.add_callback(show))
