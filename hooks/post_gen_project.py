@@ -78,6 +78,7 @@ def split_requirements(packages: str) -> list[str]:
 
 # Where a course without GPUs takes PyTorch from (kept only when it uses PyTorch).
 PYTORCH_CPU = PurePosixPath("pytorch-cpu/pyproject.toml")
+LOCK_SUMMARY = PurePosixPath("docker/lock-summary.py")
 
 # A template file (with its one choice: JupyterHub's server) that requirements.in includes.
 JUPYTER_REQUIREMENTS = "requirements-jupyter.in"
@@ -241,6 +242,8 @@ def write_requirements(project: Path, answers: dict) -> None:
                 count = pinned_count((project / "requirements.txt").read_text(encoding="utf-8"))
                 print(f"Pinned {count} packages with hashes into requirements.txt, for the course's Python "
                       f"{answers['python_version']} on linux/amd64 and linux/arm64.", flush=True)
+                # requirements-summary.md, as make lock writes it.
+                subprocess.run([sys.executable, str(LOCK_SUMMARY)], cwd=project, check=True)
                 return
             reason = "the package index could not be reached when the project was generated"
             problem = "the package index could not be reached, so requirements.txt is not pinned"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -48,6 +49,34 @@ def test_student_opens_the_link_and_runs_the_smoke_notebook(built, interface, bu
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
         raise
+    finally:
+        page.close()
+        course.down()
+
+
+def test_a_student_reads_a_packages_version_and_licence_from_jupyters_launcher(default_course_image, browser):
+    course = Course(default_course_image).up()
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    try:
+        inventory = json.loads(course.exec("cat", "/opt/course/inventory/inventory.json").stdout)
+        pandas = next(package for package in inventory["python packages"] if package["name"] == "pandas")
+        page.goto(f"{course.url}/lab?token={course.token}")
+        card = page.locator(".jp-LauncherCard", has_text="Course environment")
+        expect(card).to_be_visible(timeout=60_000)
+        with page.context.expect_page() as opened:
+            card.click()
+        environment = opened.value
+        row = environment.locator("tr", has=environment.locator("td b", has_text=re.compile("^pandas$")))
+        expect(row).to_contain_text(pandas["version"], timeout=30_000)
+        expect(row).to_contain_text(pandas["licence"])
+        expect(row).to_contain_text("asked for by the course")
+        ARTIFACTS.mkdir(exist_ok=True)
+        environment.screenshot(path=str(ARTIFACTS / "course-environment.png"))
+        environment.close()
+        # Notebook 7 has it in its New menu.
+        page.goto(f"{course.url}/tree")
+        page.get_by_text("New", exact=True).click()
+        expect(page.locator(".lm-Menu-item", has_text="Course environment")).to_be_visible()
     finally:
         page.close()
         course.down()

@@ -18,8 +18,9 @@ COURSES = {
 }
 DOCS = ("README.md", "INSTRUCTORS.md", "deploy/jupyterhub/README.md")
 # Named by the docs but made later, by someone: generation from a repository (.cruft.json), a running course
-# (work/course), the student (.env), make freeze (.semester), a running hub (its state folder).
-MADE_LATER = {".cruft.json", "work/course", ".env", ".semester", "deploy/jupyterhub/state/"}
+# (work/course), the student (.env), make freeze (.semester), a running hub (its state folder), make lock or
+# generation when it pins (requirements-summary.md).
+MADE_LATER = {".cruft.json", "work/course", ".env", ".semester", "deploy/jupyterhub/state/", "requirements-summary.md"}
 # A backticked path: a file with a known ending, or something with a slash (not an address or an image).
 PATH = re.compile(r"\.?[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]*)*/?")
 FILE_ENDINGS = (".md", ".txt", ".in", ".yaml", ".yml", ".toml", ".json", ".py", ".sh", ".ipynb")

@@ -32,7 +32,9 @@ ALWAYS = {
     ".cookiecutter.json", ".dockerignore", ".env.example", ".gitattributes", ".gitignore", "Dockerfile",
     "INSTRUCTORS.md",
     "Makefile", "README.md", "build-requirements.txt", "compose.yaml", "docker/healthcheck.py",
-    "docker/course_check.py", "docker/course_banner.py", "docker/install-course-packages.sh", "docker/write-sizes.sh",
+    "docker/course_check.py", "docker/course_banner.py",
+    "docker/course_inventory.py", "docker/lock-summary.py", "docker/install-course-packages.sh",
+    "docker/write-sizes.sh",
     "docker/jupyter_server_config.py",
     "docker/jupyterlab-overrides.json",
     "docker/start-course.sh",
@@ -406,7 +408,7 @@ PINNED_ACTION = re.compile(r"^\s+(?:- )?uses: [\w.-]+/[\w.-]+@[0-9a-f]{40}  # v\
 def test_workflow_actions_are_pinned_by_commit_with_their_version(bake_static):
     workflow = (bake_static({}) / ".github/workflows/image.yml").read_text()
     uses = [line for line in workflow.splitlines() if "uses:" in line]
-    assert len(uses) == 6
+    assert len(uses) == 7
     for line in uses:
         assert PINNED_ACTION.match(line), line
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+import json
 import platform
 import re
 import shutil
@@ -49,6 +51,15 @@ def test_the_bundle_is_compressed_and_says_its_size(bundle, built_course):
     assert re.search(rf"{archive.name}: [\d.,]+[KMG]", output), output
     assert checksum.read_text().split() == [subprocess.run(["sha256sum", str(archive)], capture_output=True,
                                                            text=True, check=True).stdout.split()[0], archive.name]
+
+
+def test_the_bundled_image_says_where_it_comes_from(bundle, built_course):
+    project = built_course("default")
+    labels = engine().images.get(image_of(project)).labels
+    assert labels["org.opencontainers.image.source"] == json.loads(
+        (project / ".cookiecutter.json").read_text())["repository_url"]
+    created = datetime.datetime.fromisoformat(labels["org.opencontainers.image.created"].replace("Z", "+00:00"))
+    assert abs(datetime.datetime.now(datetime.timezone.utc) - created) < datetime.timedelta(hours=1)
 
 
 def test_a_student_without_internet_loads_the_bundle_and_starts_the_course(bundle, built_course, tmp_path):

@@ -71,8 +71,10 @@ def test_generation_says_in_one_line_what_it_pinned(tmp_path, capfd):
                      rf"{re.escape(version)} on linux/amd64 and linux/arm64.$", shown.out, re.MULTILINE), shown.out
 
 
-def test_make_lock_prints_a_summary_and_what_changed_not_the_whole_file(tmp_path):
-    project = bake(tmp_path, {"packages": "six"})
+@pytest.fixture(scope="module")
+def relocked(tmp_path_factory):
+    """A committed course, then tabulate added to requirements.in and `make lock` run: the project and its output."""
+    project = bake(tmp_path_factory.mktemp("relocked"), {"packages": "six"})
     git("init", "--quiet", "--initial-branch=main", cwd=project)
     git("add", "--all", cwd=project)
     git("commit", "--quiet", "-m", "Course", cwd=project)
@@ -81,13 +83,37 @@ def test_make_lock_prints_a_summary_and_what_changed_not_the_whole_file(tmp_path
     locked = subprocess.run(["make", "lock", "UV=python3 -m uv"], cwd=project, capture_output=True, text=True,
                             timeout=600)
     assert locked.returncode == 0, locked.stderr
-    lines = locked.stdout.splitlines()
+    tabulate = pins((project / "requirements.txt").read_text(), DEFAULT_ANSWERS["python_version"], "x86_64")["tabulate"]
+    return project, locked.stdout.splitlines(), tabulate
+
+
+def test_make_lock_prints_a_summary_and_what_changed_not_the_whole_file(relocked):
+    project, lines, tabulate = relocked
     assert not [line for line in lines if "--hash" in line]
     count = pinned_count((project / "requirements.txt").read_text())
     assert f"requirements.txt: {count} packages pinned with hashes, for Python " \
            f"{DEFAULT_ANSWERS['python_version']} on linux/amd64 and linux/arm64." in lines
-    tabulate = pins((project / "requirements.txt").read_text(), DEFAULT_ANSWERS["python_version"], "x86_64")["tabulate"]
     assert [line for line in lines if line.startswith("  ")] == [f"  + tabulate=={tabulate}"]
+
+
+def test_generation_writes_the_summary_a_pull_request_shows(tmp_path):
+    project = bake(tmp_path, {"packages": "six"})
+    summary = (project / "requirements-summary.md").read_text()
+    six = pins((project / "requirements.txt").read_text(), DEFAULT_ANSWERS["python_version"], "x86_64")["six"]
+    asked = summary.split("## Asked for by the course (`requirements.in`)", 1)[1].split("\n## ", 1)[0]
+    assert f"| six | {six} | MIT | nothing more |" in asked
+    assert "The first lock." in summary
+    # A package without a licence in its metadata is flagged.
+    assert "Without a licence in their metadata: simpervisor." in summary
+
+
+def test_make_lock_rewrites_the_summary_with_what_a_new_package_changed(relocked):
+    project, _, tabulate = relocked
+    summary = (project / "requirements-summary.md").read_text()
+    changes = summary.split("## Changes since the previous lock\n\n", 1)[1].split("\n\n", 1)[0]
+    assert changes == f"- added: tabulate {tabulate}"
+    assert f"| tabulate | {tabulate} | MIT | nothing more |" in summary
+    assert git("diff", "--stat", "--", "requirements-summary.md", cwd=project).stdout.strip()
 
 
 def test_pins_follow_the_python_version(tmp_path):

@@ -8,6 +8,7 @@ build command, then used from fresh clones the way the student README says.
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import platform
@@ -76,6 +77,7 @@ def published(instructor, registry):
     """`make push`, then the CI workflow's build for this machine's architecture."""
     project, image = instructor
     PUSHED["make push"] = run("make", "push", cwd=project).stdout
+    PUSHED["labels"] = registry.labels(image.split("/", 1)[1], "latest")
     run(*workflow_publish_command(project, image), cwd=project)
     return project, image
 
@@ -104,8 +106,22 @@ def workflow_publish_command(project: Path, image: str) -> list[str]:
             tags += [f"{image}:{semester}"] if semester else []
         else:
             tags.append(line.replace("${{ env.IMAGE }}", image).replace("${{ github.sha }}", "workflow-test"))
+    labels = []
+    for label in filter(None, map(str.strip, step["with"]["labels"].splitlines())):
+        for expression, value in WORKFLOW_CONTEXT.items():
+            label = label.replace(expression, value)
+        assert "${{" not in label, label
+        labels.append(label)
     return ["docker", "buildx", "build", "--platform", f"linux/{arch}", *(f"--tag={tag}" for tag in tags),
-            "--push", step["with"]["context"]]
+            *(f"--label={label}" for label in labels), "--push", step["with"]["context"]]
+
+
+# What GitHub Actions would put in place of the workflow's expressions, in the tests.
+WORKFLOW_CONTEXT = {
+    "${{ github.server_url }}/${{ github.repository }}": "https://github.com/cs-department/course",
+    "${{ github.sha }}": "workflow-test", "${{ steps.origin.outputs.created }}": "2027-01-15T09:00:00Z",
+    "${{ steps.semester.outputs.tag }}": "", "${{ steps.origin.outputs.base-digest }}": "sha256:" + "0" * 64,
+}
 
 
 @pytest.fixture
@@ -118,6 +134,28 @@ def student(published, tmp_path):
     course = Course(clone, project="published-course-student")
     yield course
     course.down()
+
+
+def test_make_push_labels_the_image_with_where_it_comes_from(published):
+    project, _ = published
+    labels = PUSHED["labels"]
+    answers = json.loads((project / ".cookiecutter.json").read_text())
+    assert labels["org.opencontainers.image.source"] == answers["repository_url"]
+    assert labels["org.opencontainers.image.revision"] == git("rev-parse", "HEAD", cwd=project).stdout.strip()
+    created = datetime.datetime.fromisoformat(labels["org.opencontainers.image.created"].replace("Z", "+00:00"))
+    assert abs(datetime.datetime.now(datetime.timezone.utc) - created) < datetime.timedelta(hours=1)
+    assert labels["org.opencontainers.image.version"] == ""  # no make freeze yet
+    base = engine().images.get(f"python:{DEFAULT_ANSWERS['python_version']}-slim").attrs["RepoDigests"]
+    assert labels["org.opencontainers.image.base.digest"] == (base[0].split("@")[1] if base else "")
+
+
+def test_the_workflows_labels_reach_the_published_image(published, registry):
+    _, image = published
+    labels = registry.labels(image.split("/", 1)[1], "workflow-test")
+    assert labels["org.opencontainers.image.source"] == "https://github.com/cs-department/course"
+    assert labels["org.opencontainers.image.revision"] == "workflow-test"
+    assert labels["org.opencontainers.image.created"] == "2027-01-15T09:00:00Z"
+    assert labels["org.opencontainers.image.base.digest"] == "sha256:" + "0" * 64
 
 
 def test_the_workflow_publishes_latest_and_the_commit_tag(published, registry):

@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 
 import pytest
+from cyclonedx.schema import SchemaVersion
+from cyclonedx.validation.json import JsonStrictValidator
 
 from tests.support.course import COURSE_CAPABILITIES, Course, capability_names
 from tests.support.engine import docker
@@ -180,7 +182,8 @@ def test_the_desktop_is_in_the_image_only_when_the_course_chose_it(course):
     desktop = {"tigervnc-standalone-server", "jwm", "xterm", "jupyter-remote-desktop-proxy", "DISPLAY=:1"}
     assert set(installed.split()) == (desktop if chosen else {"DISPLAY="}), installed
     servers = course.api("GET", "/server-proxy/servers-info").json()["server_processes"]
-    assert [server["launcher_entry"]["title"] for server in servers] == (["Desktop"] if chosen else [])
+    assert [server["launcher_entry"]["title"] for server in servers if server["name"] == "desktop-websockify"] == (
+        ["Desktop"] if chosen else [])
 
 
 def test_a_web_app_opens_at_jupyters_proxy_address_with_the_token_only(course):
@@ -195,6 +198,61 @@ def test_a_web_app_opens_at_jupyters_proxy_address_with_the_token_only(course):
     refused = course.api("GET", "/proxy/8050/", token=None, allow_redirects=False)
     assert refused.status_code == 302
     assert "/login" in refused.headers["Location"]
+
+
+# The environment as its files say, independently of importlib.metadata: the
+# first *.dist-info of each name along sys.path, as Python resolves imports.
+INSTALLED = """
+import json, pathlib, re, sys
+found = {}
+for folder in sys.path:
+    for info in sorted(pathlib.Path(folder or ".").glob("*.dist-info")):
+        fields = dict(line.split(": ", 1) for line in (info / "METADATA").read_text().split("\\n\\n")[0].splitlines()
+                      if ": " in line and not line.startswith(" "))
+        found.setdefault(re.sub(r"[-_.]+", "-", fields["Name"]).lower(), fields["Version"])
+print(json.dumps(found))
+"""
+
+
+def normalized(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def inventory_of(course: Course) -> tuple[dict, dict]:
+    return tuple(json.loads(course.exec("cat", f"/opt/course/inventory/{name}").stdout)
+                 for name in ("inventory.json", "sbom.cdx.json"))
+
+
+def test_the_inventory_lists_exactly_the_python_environment_and_what_the_course_asked_for(course):
+    inventory, _ = inventory_of(course)
+    installed = json.loads(course.exec("python", "-c", INSTALLED).stdout)
+    assert {normalized(p["name"]): p["version"] for p in inventory["python packages"]} == installed
+    asked = {normalized(p["name"]) for p in inventory["python packages"] if p["asked for by"] == "the course"}
+    assert asked == {normalized(re.split(r"[\[<>=!~]", item)[0])
+                     for item in re.split(r"[\s,]+", answers_for(course.name)["packages"]) if item}
+    assert inventory["python"] == course.exec("python", "-c", "import platform; print(platform.python_version())"
+                                              ).stdout.strip()
+
+
+def test_the_sbom_is_valid_cyclonedx_and_lists_every_python_and_debian_package(course):
+    _, sbom = inventory_of(course)
+    assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(json.dumps(sbom)) is None
+    purls = {component["purl"].split("?")[0] for component in sbom["components"]}
+    installed = json.loads(course.exec("python", "-c", INSTALLED).stdout)
+    assert {purl for purl in purls if purl.startswith("pkg:pypi/")} == {
+        f"pkg:pypi/{name}@{version}" for name, version in installed.items()}
+    debian = course.exec("dpkg-query", "--show", "--showformat=${db:Status-Abbrev} ${Package} ${Version}\n").stdout
+    assert {purl.split("/", 2)[2] for purl in purls if purl.startswith("pkg:deb/")} == {
+        f"{name}@{version}" for status, name, version in (line.split() for line in debian.splitlines())
+        if status == "ii"}
+
+
+def test_the_inventory_names_the_debian_packages_the_course_added(course):
+    inventory, _ = inventory_of(course)
+    added = {p["name"] for p in inventory["debian packages"] if p["added by the course"]}
+    assert set(answers_for(course.name)["apt_packages"].split()) <= added
+    assert "tini" in added
+    assert "bash" not in added
 
 
 def test_every_course_package_imports(course):

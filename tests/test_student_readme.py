@@ -18,7 +18,8 @@ from tests.support.course import Course
 from tests.support.engine import free_port
 
 MAIN_PATH = ["Before you start (once)", "1. Get the course files (once)", "2. Start", "3. Open", "4. Stop",
-             "5. Update", "Where your work is saved", "Your own web app", "Other ways to run the course",
+             "5. Update", "Where your work is saved", "Your own web app", "What is installed",
+             "Other ways to run the course",
              "Troubleshooting"]
 
 

@@ -59,3 +59,12 @@ class Registry:
                                 headers={"Accept": MANIFEST_TYPES})
         response.raise_for_status()
         return {layer["digest"]: layer["size"] for layer in response.json()["layers"]}
+
+    def labels(self, repository: str, tag: str) -> dict[str, str]:
+        """The labels of the image a puller gets (its configuration's), as `docker inspect` would show them."""
+        manifest = requests.get(f"{self.url}/v2/{repository}/manifests/{tag}", timeout=10,
+                                headers={"Accept": MANIFEST_TYPES})
+        manifest.raise_for_status()
+        config = requests.get(f"{self.url}/v2/{repository}/blobs/{manifest.json()['config']['digest']}", timeout=10)
+        config.raise_for_status()
+        return config.json()["config"].get("Labels") or {}

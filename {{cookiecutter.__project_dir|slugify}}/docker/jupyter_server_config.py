@@ -13,6 +13,18 @@ c.LabApp.extension_manager = "readonly"
 # The student's own folder: everything created in Jupyter is saved there. The
 # course's notebooks appear in it as course/, read-only (compose.yaml).
 c.ServerApp.root_dir = os.path.expanduser("~/work")
+# "Course environment" in JupyterLab's launcher and Notebook's New menu: the
+# page the image build wrote about what is installed (docker/course_inventory.py),
+# served when opened, from this container only, behind Jupyter's token.
+c.ServerProxy.servers = {
+    "course-environment": {
+        "command": ["python", "-m", "http.server", "--bind", "127.0.0.1", "--directory",
+                    "/opt/course/inventory", "{port}"],
+        "launcher_entry": {"title": "Course environment"},
+        "new_browser_tab": True,
+        "timeout": 20,
+    },
+}
 # Terminals run bash as it is, not as a login shell: Debian's /etc/profile
 # would reset PATH and `python` in a terminal would miss the course's packages.
 c.ServerApp.terminado_settings = {"shell_command": ["/bin/bash"]}
