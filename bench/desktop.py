@@ -22,16 +22,16 @@ import tempfile
 import time
 from pathlib import Path
 
-import requests
 from common import DEFAULT_PACKAGES, base_image, make_project, run, save, summary
-from first_day import download
+from first_day import downloads
+from images import Ours, time_to_jupyter
 from playwright.sync_api import sync_playwright
 
 from tests.support.browser import CHROMIUM_FLAGS
 from tests.support.course import Course
 from tests.support.desktop import ORANGE, pixels_near
+from tests.support.engine import free_port
 from tests.support.kernel import run_cell
-from tests.support.registry import Registry
 
 COURSES = {"desktop=no": {"desktop": False}, "desktop=yes": {"desktop": True}}
 WINDOW_CELL = ("import tkinter\nwindow = tkinter.Tk()\nwindow.geometry('320x240+60+60')\n"
@@ -53,21 +53,6 @@ print(total)
 
 def container_memory(course: Course) -> int:
     return course.container().stats(stream=False)["memory_stats"]["usage"]
-
-
-def time_to_jupyter(course: Course) -> float:
-    start = time.perf_counter()
-    course.compose("up", "--detach")
-    while True:
-        try:
-            if course.api("GET", "/api/status").status_code == 200:
-                break
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.02)
-    seconds = time.perf_counter() - start
-    course.compose("down", "--timeout", "10")
-    return seconds
 
 
 def first_window(course: Course, browser) -> dict[str, float]:
@@ -121,22 +106,13 @@ def main() -> None:
         results["image size"] = {name: int(run("docker", "image", "inspect", "--format", "{{.Size}}", image)
                                            .stdout) for name, image in images.items()}
 
-        (scratch / "registry").mkdir()
-        registry = Registry(scratch / "registry")
-        registry.start()
-        try:
-            run("docker", "tag", base, f"127.0.0.1:{registry.port}/base:latest")
-            run("docker", "push", f"127.0.0.1:{registry.port}/base:latest")
-            base_layers = registry.layers("base", "latest")
-            results["download"] = {name: download(registry, image, name.replace("=", "-"), base_layers)
-                                   for name, image in images.items()}
-        finally:
-            registry.stop()
-            run("docker", "rmi", f"127.0.0.1:{registry.port}/base:latest", check=False)
+        results["download"] = downloads(scratch / "registry", base, images)
 
+        port = free_port()
+        started = {name: Ours(course.path, port) for name, course in courses.items()}
         starts = {name: [] for name in courses}
         for _ in range(args.runs):
-            for name, course in courses.items():
+            for name, course in started.items():
                 starts[name].append(time_to_jupyter(course))
         results["time to jupyter"] = {name: summary(samples) for name, samples in starts.items()}
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import re
 import shutil
 import subprocess
 import tarfile
@@ -89,6 +90,23 @@ def download(registry: Registry, local: str, repository: str, base_layers: dict[
             "bytes without the base": sum(size for digest, size in layers.items() if digest not in base_layers)}
 
 
+def downloads(folder: Path, base: str, images: dict[str, str]) -> dict:
+    """Each image (name -> local tag) pushed to a registry on 127.0.0.1 with the base: what a student pulls."""
+    folder.mkdir()
+    registry = Registry(folder)
+    registry.start()
+    try:
+        run("docker", "tag", base, f"127.0.0.1:{registry.port}/base:latest")
+        run("docker", "push", f"127.0.0.1:{registry.port}/base:latest")
+        base_layers = registry.layers("base", "latest")
+        return {"base": sum(base_layers.values()),
+                **{name: download(registry, tag, re.sub(r"[^a-z0-9]+", "-", name), base_layers)
+                   for name, tag in images.items()}}
+    finally:
+        registry.stop()
+        run("docker", "rmi", f"127.0.0.1:{registry.port}/base:latest", check=False)
+
+
 def per_part(runs: list[dict[str, float]]) -> dict:
     return {part: summary([run_[part] for run_ in runs]) for part in runs[0]}
 
@@ -125,19 +143,7 @@ def main() -> None:
         run("docker", "build", "--tag", reference_tag, str(reference))
         ours_tag = "ghcr.io/your-org/first-day:latest"
 
-        (scratch / "registry").mkdir()
-        registry = Registry(scratch / "registry")
-        registry.start()
-        try:
-            run("docker", "tag", base, f"127.0.0.1:{registry.port}/base:latest")
-            run("docker", "push", f"127.0.0.1:{registry.port}/base:latest")
-            base_layers = registry.layers("base", "latest")
-            results["download"] = {"base": sum(base_layers.values()),
-                                   "ours": download(registry, ours_tag, "ours", base_layers),
-                                   "reference": download(registry, reference_tag, "reference", base_layers)}
-        finally:
-            registry.stop()
-            run("docker", "rmi", f"127.0.0.1:{registry.port}/base:latest", check=False)
+        results["download"] = downloads(scratch / "registry", base, {"ours": ours_tag, "reference": reference_tag})
 
         port = free_port()
         courses = {"ours": Ours(ours_project, port), "before": Ours(before_project, port),
