@@ -15,6 +15,7 @@ from tests.support.browser import CHROMIUM_FLAGS, chromium_path
 from tests.support.course import Course
 from tests.support.engine import docker, docker_objects, remove_image
 from tests.support.matrices import CHECKED_STATICALLY, answers_for, image_of
+from tests.support.registry import Registry
 
 
 @pytest.fixture(scope="session")
@@ -47,6 +48,15 @@ def nothing_left_behind(request):
     yield
     left = sorted(docker_objects() - before)
     assert not left, f"the tests left these behind: {left}"
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory):
+    """The instructor's registry on 127.0.0.1 (as ghcr.io or Docker Hub is), for one test module."""
+    running = Registry(tmp_path_factory.mktemp("registry"))
+    running.start()
+    yield running
+    running.stop()
 
 
 @pytest.fixture(scope="module")

@@ -8,10 +8,13 @@ difference, because a local image is used without pulling.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import textwrap
 from pathlib import Path
@@ -48,20 +51,26 @@ def debian_mirror() -> str:
     return "http://deb.debian.org/debian"
 
 
-def debian_rootfs_image(suite: str) -> str:
-    """A minimal Debian root file system imported as an image, built once per machine."""
-    tag = f"jupyter-course-standin/debian:{suite}"
+def debian_rootfs_image(suite: str, arch: str = "amd64") -> str:
+    """A minimal Debian root file system as an image of that architecture, built once per machine.
+
+    An arm64 one is made on an amd64 machine through QEMU's emulator (.ci/arm64-emulation). The
+    file system is added to an empty image rather than imported: the engine records an imported
+    one as its own architecture, whatever it holds.
+    """
+    tag = f"jupyter-course-standin/debian:{suite}" + ("" if arch == "amd64" else f"-{arch}")
     if image_exists(tag):
         return tag
     script = [] if suite != "sid" else ["/usr/share/debootstrap/scripts/sid"]
     with tempfile.TemporaryDirectory() as scratch:
         rootfs = Path(scratch, "rootfs")
-        run("debootstrap", "--variant=minbase", suite, str(rootfs), debian_mirror(), *script,
+        run("debootstrap", f"--arch={arch}", "--variant=minbase", suite, str(rootfs), debian_mirror(), *script,
             stdout=subprocess.DEVNULL)
-        tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
-        run("docker", "import", "-", tag, stdin=tar.stdout, stdout=subprocess.DEVNULL)
-        if tar.wait() != 0:
-            raise RuntimeError(f"could not archive the {suite} root file system")
+        run("tar", "-C", str(rootfs), "-cf", str(Path(scratch, "rootfs.tar")), ".")
+        shutil.rmtree(rootfs)
+        Path(scratch, "Dockerfile").write_text('FROM scratch\nADD rootfs.tar /\nCMD ["bash"]\n')
+        run("docker", "build", "--quiet", "--platform", f"linux/{arch}", "--tag", tag, scratch,
+            stdout=subprocess.DEVNULL)
     return tag
 
 
@@ -87,32 +96,34 @@ def python_standin_dockerfile(rootfs_tag: str, version: str) -> str:
         """)
 
 
-def standin_dockerfile(version: str) -> str:
+def standin_dockerfile(version: str, arch: str = "amd64") -> str:
     suite = DEBIAN_SUITE_FOR_PYTHON.get(version)
     if suite is None:
         raise RuntimeError(
             f"python:{version}-slim cannot be pulled and Debian has no Python {version} to build a stand-in from"
         )
-    recipe = python_standin_dockerfile(f"jupyter-course-standin/debian:{suite}", version)
+    rootfs = f"jupyter-course-standin/debian:{suite}" + ("" if arch == "amd64" else f"-{arch}")
+    recipe = python_standin_dockerfile(rootfs, version)
     # The label records the recipe, so a stand-in made by an older one is rebuilt.
     digest = hashlib.sha256(recipe.encode()).hexdigest()[:16]
     return f"{recipe}LABEL {STANDIN_LABEL}={digest}\n"
 
 
-def standin_is_current(tag: str, version: str) -> bool:
+def standin_is_current(tag: str, version: str, arch: str = "amd64") -> bool:
     label = subprocess.run(["docker", "image", "inspect", "--format",
                             f'{{{{index .Config.Labels "{STANDIN_LABEL}"}}}}', tag],
                            capture_output=True, text=True).stdout.strip()
-    return label in ("", "<no value>") or standin_dockerfile(version).endswith(f"={label}\n")
+    return label in ("", "<no value>") or standin_dockerfile(version, arch).endswith(f"={label}\n")
 
 
-def build_python_standin(version: str, tag: str) -> None:
-    dockerfile = standin_dockerfile(version)
-    debian_rootfs_image(DEBIAN_SUITE_FOR_PYTHON[version])
+def build_python_standin(version: str, tag: str, arch: str = "amd64") -> None:
+    dockerfile = standin_dockerfile(version, arch)
+    debian_rootfs_image(DEBIAN_SUITE_FOR_PYTHON[version], arch)
     with tempfile.TemporaryDirectory() as context:
         Path(context, "Dockerfile").write_text(dockerfile)
         shutil.copy(HOST_CA_BUNDLE, Path(context, "ca-certificates.crt"))
-        run("docker", "build", "--quiet", "--tag", tag, context, stdout=subprocess.DEVNULL)
+        run("docker", "build", "--quiet", "--platform", f"linux/{arch}", "--tag", tag, context,
+            stdout=subprocess.DEVNULL)
 
 
 def ensure_python_base(version: str) -> str:
@@ -126,3 +137,35 @@ def ensure_python_base(version: str) -> str:
     print(f"{tag} cannot be pulled (no registry reachable): building a stand-in from Debian packages")
     build_python_standin(version, tag)
     return tag
+
+
+def python_standin(version: str, arch: str) -> str:
+    """A stand-in for python:<version>-slim of the given architecture, under a name of its own.
+
+    Made once: a second process asking for it (.ci/run starts the arm64 one early, in the
+    background) waits for the first one's.
+    """
+    tag = f"jupyter-course-standin/python:{version}-slim-{arch}"
+    with Path(tempfile.gettempdir(), "jupyter-course-standin.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (image_exists(tag) and standin_is_current(tag, version, arch)):
+            build_python_standin(version, tag, arch)
+    return tag
+
+
+def mirror_python_base(mirror: str, version: str) -> None:
+    """python:<version>-slim as one tag for linux/amd64 and linux/arm64, in the Docker Hub mirror at host:port."""
+    name = f"{mirror}/library/python"
+    sources = {"amd64": ensure_python_base(version), "arm64": python_standin(version, "arm64")}
+    for arch, source in sources.items():
+        run("docker", "tag", source, f"{name}:{version}-slim-{arch}")
+        run("docker", "push", "--quiet", f"{name}:{version}-slim-{arch}", stdout=subprocess.DEVNULL)
+        run("docker", "image", "rm", f"{name}:{version}-slim-{arch}", stdout=subprocess.DEVNULL)
+    run("docker", "buildx", "imagetools", "create", "--tag", f"{name}:{version}-slim",
+        *(f"{name}:{version}-slim-{arch}" for arch in sources), capture_output=True)
+
+
+if __name__ == "__main__":
+    # python -m tests.support.base_images arm64: the stand-in for the default Python of that architecture.
+    default_python = json.loads(Path(__file__).parents[2].joinpath("cookiecutter.json").read_text())["python_version"]
+    print(python_standin(default_python, sys.argv[1]))

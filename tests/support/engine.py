@@ -7,6 +7,7 @@ import functools
 import socket
 import subprocess
 import time
+from urllib.parse import urlparse
 
 import docker as docker_sdk
 import requests
@@ -23,10 +24,24 @@ def engine(base_url: str | None = None) -> docker_sdk.DockerClient:
     return docker_sdk.DockerClient(base_url=base_url) if base_url else docker_sdk.from_env()
 
 
+def docker_hub_mirror() -> str | None:
+    """host:port of the engine's Docker Hub mirror on 127.0.0.1 (.ci/docker-engine configures one), if any."""
+    for mirror in map(urlparse, engine().info()["RegistryConfig"]["Mirrors"]):
+        if mirror.hostname == "127.0.0.1":
+            return mirror.netloc
+    return None
+
+
 def remove_image(name: str) -> None:
     """Remove an image if it is there: cleanup after a test, however far it got."""
     with contextlib.suppress(docker_sdk.errors.ImageNotFound):
         engine().images.remove(name, force=True)
+
+
+def remove_local_images(repository: str) -> None:
+    """Every local image of that repository, tagged or left untagged by a newer build."""
+    for local in engine().images.list(filters={"reference": repository}):
+        engine().images.remove(local.id, force=True)
 
 
 def docker_objects() -> set[str]:

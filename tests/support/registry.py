@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import platform
 import shutil
 import subprocess
 from pathlib import Path
@@ -11,7 +12,11 @@ import requests
 
 from tests.support.engine import free_port, stop_process, wait_for_url
 
-MANIFEST_TYPES = "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json"
+IMAGE_TYPES = ("application/vnd.oci.image.manifest.v1+json", "application/vnd.docker.distribution.manifest.v2+json")
+# A tag for several architectures names one of these: a list of the images' manifests.
+LIST_TYPES = ("application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json")
+MANIFEST_TYPES = ", ".join(IMAGE_TYPES + LIST_TYPES)
+THIS_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}[platform.machine()]
 
 REGISTRY_CONFIG = """\
 version: 0.1
@@ -23,10 +28,10 @@ http: {{addr: 127.0.0.1:{port}}}
 class Registry:
     """A registry on 127.0.0.1 that can be stopped and started again with the same content."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, port: int | None = None):
         if not shutil.which("docker-registry"):
             pytest.fail("the publishing tests need Debian's docker-registry (apt-get install docker-registry)")
-        self.port = free_port()
+        self.port = port or free_port()
         self.config = folder / "registry.yml"
         self.config.write_text(REGISTRY_CONFIG.format(root=folder / "data", port=self.port))
         self.log = folder / "registry.log"
@@ -53,18 +58,31 @@ class Registry:
         assert response.status_code == 200, response.status_code
         return response.headers["Docker-Content-Digest"]
 
-    def layers(self, repository: str, tag: str) -> dict[str, int]:
-        """The image's layers as a puller downloads them: digest -> compressed size."""
-        response = requests.get(f"{self.url}/v2/{repository}/manifests/{tag}", timeout=10,
+    def manifest(self, repository: str, reference: str) -> dict:
+        response = requests.get(f"{self.url}/v2/{repository}/manifests/{reference}", timeout=10,
                                 headers={"Accept": MANIFEST_TYPES})
         response.raise_for_status()
-        return {layer["digest"]: layer["size"] for layer in response.json()["layers"]}
+        return response.json()
+
+    def platforms(self, repository: str, tag: str) -> dict[str, str]:
+        """The architectures a tag holds, each with its image's manifest digest (a single image: {})."""
+        listed = self.manifest(repository, tag)
+        return {entry["platform"]["architecture"]: entry["digest"] for entry in listed.get("manifests", [])}
+
+    def image_manifest(self, repository: str, tag: str, arch: str = THIS_ARCH) -> dict:
+        """The manifest of the image an engine of that architecture pulls for the tag."""
+        found = self.manifest(repository, tag)
+        if "manifests" in found:
+            found = self.manifest(repository, self.platforms(repository, tag)[arch])
+        return found
+
+    def layers(self, repository: str, tag: str) -> dict[str, int]:
+        """The image's layers as a puller downloads them: digest -> compressed size."""
+        return {layer["digest"]: layer["size"] for layer in self.image_manifest(repository, tag)["layers"]}
 
     def labels(self, repository: str, tag: str) -> dict[str, str]:
         """The labels of the image a puller gets (its configuration's), as `docker inspect` would show them."""
-        manifest = requests.get(f"{self.url}/v2/{repository}/manifests/{tag}", timeout=10,
-                                headers={"Accept": MANIFEST_TYPES})
-        manifest.raise_for_status()
-        config = requests.get(f"{self.url}/v2/{repository}/blobs/{manifest.json()['config']['digest']}", timeout=10)
+        digest = self.image_manifest(repository, tag)["config"]["digest"]
+        config = requests.get(f"{self.url}/v2/{repository}/blobs/{digest}", timeout=10)
         config.raise_for_status()
         return config.json()["config"].get("Labels") or {}

@@ -1,0 +1,181 @@
+"""Apple-silicon students: the default course for linux/arm64, published and run on this amd64 machine.
+
+The engine builds and runs arm64 images through QEMU's user-mode emulator
+(.ci/arm64-emulation). The base image, python:<version>-slim for both
+architectures, is served where the engine looks for Docker Hub's images: the
+registry mirror it is configured with (.ci/docker-engine), which holds the
+amd64 base and an arm64 stand-in made from Debian's Python of the same
+version. The generated Dockerfile is built unchanged, by `make push`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.support.answers import DEFAULT_ANSWERS, bake_with
+from tests.support.base_images import mirror_python_base
+from tests.support.course import Course
+from tests.support.engine import docker, docker_hub_mirror, engine, remove_local_images
+from tests.support.git import git
+from tests.support.kernel import run_cell
+from tests.support.registry import Registry
+
+pytestmark = [pytest.mark.docker, pytest.mark.network]
+
+VERSION = DEFAULT_ANSWERS["python_version"]
+# A host user of their own: the uid a student's files must keep.
+STUDENT_UID = 2345
+# Jupyter's start and a first kernel are many times slower under emulation.
+EMULATED_START = 900
+
+
+def run(*command: str, cwd: Path, timeout: float = 3600) -> subprocess.CompletedProcess:
+    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, f"{' '.join(command)}:\n{result.stdout[-3000:]}{result.stderr[-3000:]}"
+    return result
+
+
+@pytest.fixture(scope="module")
+def emulation():
+    status = Path("/proc/sys/fs/binfmt_misc/qemu-aarch64")
+    if not status.exists() or not status.read_text().startswith("enabled"):
+        pytest.fail("linux/arm64 images need QEMU's emulator registered with the kernel: run .ci/arm64-emulation")
+
+
+@pytest.fixture(scope="module")
+def docker_hub(emulation, python_base, tmp_path_factory):
+    """python:<version>-slim as one tag for amd64 and arm64, where the engine looks for Docker Hub's images."""
+    mirror = docker_hub_mirror()
+    if mirror is None:
+        pytest.fail("the arm64 tests serve python:<version>-slim from a Docker Hub mirror on 127.0.0.1, and the "
+                    "engine has none: run .ci/docker-engine")
+    running = Registry(tmp_path_factory.mktemp("docker-hub"), port=int(mirror.split(":")[1]))
+    running.start()
+    python_base(VERSION)
+    mirror_python_base(mirror, VERSION)
+    yield running
+    running.stop()
+
+
+PUSHED: dict[str, str] = {}
+
+
+@pytest.fixture(scope="module")
+def published(docker_hub, registry, cookies_session):
+    """The default course, committed and published with `make push`: amd64, and arm64 by emulation."""
+    project = bake_with(cookies_session, {"project_slug": "apple-course",
+                                          "image_registry": f"127.0.0.1:{registry.port}/teach"})
+    assert git("init", "--quiet", "--initial-branch=main", cwd=project, check=False).returncode == 0
+    git("add", "--all", cwd=project)
+    assert git("commit", "--quiet", "-m", "Course", cwd=project, check=False).returncode == 0
+    image = f"127.0.0.1:{registry.port}/teach/apple-course"
+    try:
+        PUSHED["make push"] = run("make", "push", cwd=project).stdout
+        yield project, image
+    finally:
+        remove_local_images(image)
+
+
+def student_clone(project: Path, folder: Path, arch: str) -> Course:
+    """A student's clone, whose work folder is theirs, on a laptop of that architecture."""
+    clone = folder / f"student-{arch}"
+    assert git("clone", "--quiet", str(project), str(clone), cwd=folder, check=False).returncode == 0
+    subprocess.run(["chown", "-R", f"{STUDENT_UID}:{STUDENT_UID}", str(clone / "work")], check=True)
+    return Course(clone, project=f"apple-course-{arch}", env={"DOCKER_DEFAULT_PLATFORM": f"linux/{arch}"})
+
+
+def test_make_push_publishes_one_tag_with_an_image_for_each_architecture(published, registry):
+    _, image = published
+    assert set(registry.platforms(image.split("/", 1)[1], "latest")) == {"amd64", "arm64"}
+    assert PUSHED["make push"].startswith(f"Publishing {image} for linux/amd64 linux/arm64: this computer is ")
+
+
+@pytest.mark.parametrize("arch", ["amd64", "arm64"])
+def test_each_laptop_pulls_the_image_of_its_architecture_by_digest_without_building(
+        published, registry, tmp_path, arch):
+    project, image = published
+    student = student_clone(project, tmp_path, arch)
+    remove_local_images(image)
+    student.compose("pull")
+    pulled = engine().images.get(f"{image}:latest")
+    assert pulled.attrs["Architecture"] == arch
+    assert pulled.id == registry.image_manifest(image.split("/", 1)[1], "latest", arch)["config"]["digest"]
+
+
+@pytest.fixture(scope="module")
+def apple_student(published, tmp_path_factory):
+    """A student on an Apple-silicon laptop: pulled, then `docker compose up`, run by emulation."""
+    project, image = published
+    student = student_clone(project, tmp_path_factory.mktemp("apple"), "arm64")
+    remove_local_images(image)
+    student.compose("pull")
+    try:
+        student.compose("up", "--detach", "--no-build")
+        student.wait_healthy(timeout=EMULATED_START)
+        yield student
+    finally:
+        student.down()
+
+
+def test_jupyter_answers_with_its_token_on_arm64(apple_student):
+    assert apple_student.api("GET", "/api/status").status_code == 200
+    assert apple_student.api("GET", "/api/contents", token=None).status_code == 403
+
+
+def test_a_notebooks_kernel_runs_on_aarch64(apple_student):
+    _, reply = run_cell(apple_student.url, apple_student.token,
+                        "import platform\nassert platform.machine() == 'aarch64', platform.machine()",
+                        timeout=EMULATED_START)
+    assert reply["status"] == "ok", reply
+
+
+def test_the_check_notebook_runs_clean_on_arm64(apple_student):
+    notebook = "/home/student/work/course/00-check-environment.ipynb"
+    result = apple_student.exec("jupyter", "nbconvert", "--to", "notebook", "--execute",
+                                "--ExecutePreprocessor.timeout=900", "--output-dir", "/tmp", notebook,
+                                check=False)
+    assert result.returncode == 0, result.stderr
+    executed = json.loads(apple_student.exec("cat", "/tmp/00-check-environment.ipynb").stdout)
+    outputs = [output for cell in executed["cells"] for output in cell.get("outputs", [])]
+    assert not [output for output in outputs if output["output_type"] == "error"]
+    # The notebook imports every package of requirements.in; matplotlib drew its plot.
+    assert any("image/png" in output.get("data", {}) for output in outputs)
+
+
+def test_a_students_notebook_on_arm64_belongs_to_them_on_the_host(apple_student):
+    apple_student.save_notebook("my-notes.ipynb", "week 1")
+    saved = apple_student.path / "work" / "my-notes.ipynb"
+    assert (saved.stat().st_uid, saved.stat().st_gid) == (STUDENT_UID, STUDENT_UID)
+
+
+def test_make_bundle_for_arm64_writes_an_archive_a_student_loads_and_starts_offline(
+        published, registry, tmp_path):
+    project, image = published
+    run("make", "build", cwd=project)
+    own = engine().images.get(f"{image}:latest").id
+    bundled = run("make", "bundle", "PLATFORM=linux/arm64", cwd=project)
+    archive = project / "apple-course-image-arm64.tar.gz"
+    digest, name = (project / "apple-course-image-arm64.tar.gz.sha256").read_text().split()
+    assert (name, digest) == (archive.name, hashlib.sha256(archive.read_bytes()).hexdigest()), bundled.stdout
+    # The instructor's own image is this computer's again.
+    assert engine().images.get(f"{image}:latest").id == own
+    # The student's laptop: no image, no registry; the archive loaded, then `docker compose up`.
+    student = student_clone(project, tmp_path, "arm64")
+    remove_local_images(image)
+    registry.stop()
+    try:
+        docker("load", "--input", str(archive))
+        assert engine().images.get(f"{image}:latest").attrs["Architecture"] == "arm64"
+        student.compose("up", "--detach", "--no-build")
+        student.wait_healthy(timeout=EMULATED_START)
+        machine = student.exec("python", "-c", "import platform; print(platform.machine())").stdout.strip()
+        assert machine == "aarch64"
+        assert student.api("GET", "/api/status").status_code == 200
+    finally:
+        student.down()
+        registry.start()
