@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import DEFAULT_PACKAGES, PYTHON_VERSION, ROOT, make_project, run, save, timed
+from common import DEFAULT_PACKAGES, PYTHON_VERSION, ROOT, base_image, make_project, run, save, timed
 
 from tests.support.base_images import mirror_python_base
 from tests.support.engine import docker_hub_mirror, free_port, wait_for_url
@@ -80,7 +80,7 @@ def main() -> None:
         hub = Registry(Path(folder), port=int(mirror.split(":")[1]))
         hub.start()
         try:
-            base = timed(lambda: mirror_python_base(mirror, PYTHON_VERSION))
+            base = timed(lambda: mirror_python_base(mirror, PYTHON_VERSION, amd64=base_image()))
             project = make_project(Path(folder), {"packages": DEFAULT_PACKAGES})
             builds = {arch: build(project, arch) for arch in ARCHES}
             starts = {arch: start(arch) for arch in ARCHES}

@@ -56,8 +56,7 @@ def docker_hub(emulation, python_base, tmp_path_factory):
                     "engine has none: run .ci/docker-engine")
     running = Registry(tmp_path_factory.mktemp("docker-hub"), port=int(mirror.split(":")[1]))
     running.start()
-    python_base(VERSION)
-    mirror_python_base(mirror, VERSION)
+    mirror_python_base(mirror, VERSION, amd64=python_base(VERSION))
     yield running
     running.stop()
 

@@ -51,6 +51,10 @@ def debian_mirror() -> str:
     return "http://deb.debian.org/debian"
 
 
+def rootfs_tag(suite: str, arch: str) -> str:
+    return f"jupyter-course-standin/debian:{suite}" + ("" if arch == "amd64" else f"-{arch}")
+
+
 def debian_rootfs_image(suite: str, arch: str = "amd64") -> str:
     """A minimal Debian root file system as an image of that architecture, built once per machine.
 
@@ -58,7 +62,7 @@ def debian_rootfs_image(suite: str, arch: str = "amd64") -> str:
     file system is added to an empty image rather than imported: the engine records an imported
     one as its own architecture, whatever it holds.
     """
-    tag = f"jupyter-course-standin/debian:{suite}" + ("" if arch == "amd64" else f"-{arch}")
+    tag = rootfs_tag(suite, arch)
     if image_exists(tag):
         return tag
     script = [] if suite != "sid" else ["/usr/share/debootstrap/scripts/sid"]
@@ -102,8 +106,7 @@ def standin_dockerfile(version: str, arch: str = "amd64") -> str:
         raise RuntimeError(
             f"python:{version}-slim cannot be pulled and Debian has no Python {version} to build a stand-in from"
         )
-    rootfs = f"jupyter-course-standin/debian:{suite}" + ("" if arch == "amd64" else f"-{arch}")
-    recipe = python_standin_dockerfile(rootfs, version)
+    recipe = python_standin_dockerfile(rootfs_tag(suite, arch), version)
     # The label records the recipe, so a stand-in made by an older one is rebuilt.
     digest = hashlib.sha256(recipe.encode()).hexdigest()[:16]
     return f"{recipe}LABEL {STANDIN_LABEL}={digest}\n"
@@ -153,10 +156,11 @@ def python_standin(version: str, arch: str) -> str:
     return tag
 
 
-def mirror_python_base(mirror: str, version: str) -> None:
-    """python:<version>-slim as one tag for linux/amd64 and linux/arm64, in the Docker Hub mirror at host:port."""
+def mirror_python_base(mirror: str, version: str, amd64: str) -> None:
+    """python:<version>-slim as one tag for linux/amd64 (the image amd64) and linux/arm64 (a stand-in), in the
+    Docker Hub mirror at host:port."""
     name = f"{mirror}/library/python"
-    sources = {"amd64": ensure_python_base(version), "arm64": python_standin(version, "arm64")}
+    sources = {"amd64": amd64, "arm64": python_standin(version, "arm64")}
     for arch, source in sources.items():
         run("docker", "tag", source, f"{name}:{version}-slim-{arch}")
         run("docker", "push", "--quiet", f"{name}:{version}-slim-{arch}", stdout=subprocess.DEVNULL)

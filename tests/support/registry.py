@@ -25,6 +25,11 @@ http: {{addr: 127.0.0.1:{port}}}
 """
 
 
+def platforms_of(listing: dict) -> dict[str, str]:
+    """architecture -> manifest digest, from a manifest list (a single image's manifest: {})."""
+    return {entry["platform"]["architecture"]: entry["digest"] for entry in listing.get("manifests", [])}
+
+
 class Registry:
     """A registry on 127.0.0.1 that can be stopped and started again with the same content."""
 
@@ -66,14 +71,13 @@ class Registry:
 
     def platforms(self, repository: str, tag: str) -> dict[str, str]:
         """The architectures a tag holds, each with its image's manifest digest (a single image: {})."""
-        listed = self.manifest(repository, tag)
-        return {entry["platform"]["architecture"]: entry["digest"] for entry in listed.get("manifests", [])}
+        return platforms_of(self.manifest(repository, tag))
 
     def image_manifest(self, repository: str, tag: str, arch: str = THIS_ARCH) -> dict:
         """The manifest of the image an engine of that architecture pulls for the tag."""
         found = self.manifest(repository, tag)
         if "manifests" in found:
-            found = self.manifest(repository, self.platforms(repository, tag)[arch])
+            found = self.manifest(repository, platforms_of(found)[arch])
         return found
 
     def layers(self, repository: str, tag: str) -> dict[str, int]:
