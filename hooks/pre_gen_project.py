@@ -258,6 +258,11 @@ def check_jupyterhub_version(major: object) -> None:
         raise InvalidAnswer(f"_jupyterhub_version {major!r} must be a major version number such as 6")
 
 
+def check_chart_version(version: object) -> None:
+    if not (isinstance(version, str) and re.fullmatch(r"[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}", version)):
+        raise InvalidAnswer(f"_z2jh_chart_version {version!r} must be a chart version such as 4.4.0")
+
+
 def check_index_url(name: str, url: object) -> None:
     if not (isinstance(url, str) and INDEX_URL.fullmatch(url)):
         raise InvalidAnswer(
@@ -346,6 +351,7 @@ def check_answers(answers: dict) -> None:
         check_flag(flag, answers[flag])
     check_port(answers["jupyter_port"])
     check_jupyterhub_version(answers["_jupyterhub_version"])
+    check_chart_version(answers["_z2jh_chart_version"])
     check_index_url("_pytorch_cpu_index", answers["_pytorch_cpu_index"])
     check_text("_template_repository", answers["_template_repository"])
     check_repository_url(answers["_template_repository"], "_template_repository")

@@ -65,6 +65,8 @@ BAD_ANSWERS = {
     "course-name-300-characters": ({"course_name": "Data " * 60}, "course_name is 300 characters long: at most 120"),
     "email-300-characters": ({"instructor_email": "a" * 290 + "@example.edu"}, "instructor_email is 302 characters"),
     "jupyterhub-major-with-a-line": ({"_jupyterhub_version": "6\nnumpy"}, "_jupyterhub_version '6\\nnumpy' must be"),
+    "chart-version-with-a-line": ({"_z2jh_chart_version": "4.4.0\n--set x=1"},
+                                  "_z2jh_chart_version '4.4.0\\n--set x=1' must be a chart version"),
     "private-project-dir-nested": ({"__project_dir": "../a/child"}, "__project_dir is derived from the other answers"),
     "apt-trailing-minus-removes": ({"apt_packages": "tini-"}, "apt_packages: 'tini-' is not a Debian package name"),
     "package-wheel-file": ({"packages": "evil-1.0-py3-none-any.whl"},

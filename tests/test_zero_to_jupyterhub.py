@@ -12,6 +12,7 @@ it is unset, from the chart archive itself.
 
 from __future__ import annotations
 
+import importlib.metadata
 import io
 import json
 import os
@@ -21,6 +22,8 @@ import shutil
 import subprocess
 import sys
 import tarfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import jsonschema
@@ -29,11 +32,14 @@ import requests
 import yaml
 from uv import find_uv_bin
 
-from tests.support.engine import free_port, stop_process, wait_for_url
+from tests.support.answers import DEFAULTS
+from tests.support.engine import docker, engine, free_port, stop_process, wait_for_url
+from tests.support.hub import TEST_PASSWORD, logged_in, open_own_server, submit_login
+from tests.support.matrices import image_of
 
 pytestmark = pytest.mark.network
 
-CHART_VERSION = "4.4.0"
+CHART_VERSION = DEFAULTS["_z2jh_chart_version"]
 CHART_ARCHIVE = f"https://jupyterhub.github.io/helm-chart/jupyterhub-{CHART_VERSION}.tgz"
 # The part of the chart's jupyterhub_config.py that applies hub.config.
 APPLY_HUB_CONFIG = re.compile(r"^# load hub\.config values.*?(?=^# load /usr/local/etc/jupyterhub/)",
@@ -103,6 +109,15 @@ def test_values_target_the_chart_version_checked_here(bake_static):
     assert f"jupyterhub/jupyterhub --version {CHART_VERSION} " in text
 
 
+def test_the_course_image_pins_the_jupyterhub_major_version_the_chart_runs(chart):
+    assert jupyterhub_version(chart).split(".")[0] == DEFAULTS["_jupyterhub_version"]
+
+
+def test_the_dockerspawner_hub_here_runs_the_same_jupyterhub_major_version():
+    # deploy/jupyterhub/README.md installs jupyterhub==<_jupyterhub_version>.*; the tests' hub is that one.
+    assert importlib.metadata.version("jupyterhub").split(".")[0] == DEFAULTS["_jupyterhub_version"]
+
+
 def test_merged_values_pass_the_chart_schema(chart, course_values):
     schema = yaml.safe_load(schema_path(chart).read_text())
     errors = sorted(jsonschema.Draft7Validator(schema).iter_errors(merged_values(chart, course_values)), key=str)
@@ -145,6 +160,23 @@ c.JupyterHub.db_url = "sqlite:///{workdir}/jupyterhub.sqlite"
 c.JupyterHub.cookie_secret_file = "{workdir}/jupyterhub_cookie_secret"
 c.JupyterHub.spawner_class = "simple"
 """
+# A student who logs in with a test password, and DockerSpawner in place of the
+# chart's KubeSpawner: the course image with the values' singleuser command and
+# page, on the engine's default network, reaching the hub at its gateway.
+STUDENT_ON_THE_COURSE_IMAGE = """
+c.JupyterHub.authenticator_class = "dummy"
+c.DummyAuthenticator.password = {password!r}
+c.Authenticator.allowed_users = {{{student!r}}}
+c.JupyterHub.spawner_class = "docker"
+c.DockerSpawner.image = {image!r}
+c.DockerSpawner.cmd = {cmd!r}
+c.DockerSpawner.default_url = {default_url!r}
+c.DockerSpawner.name_template = {container!r}
+c.DockerSpawner.network_name = "bridge"
+c.DockerSpawner.use_internal_ip = True
+c.JupyterHub.hub_ip = {gateway!r}
+"""
+VERSION_WARNING = "could cause failure to authenticate"
 
 
 @pytest.fixture(scope="session")
@@ -156,12 +188,13 @@ def chart_jupyterhub(chart, tmp_path_factory) -> Path:
     uv = find_uv_bin()
     subprocess.run([uv, "venv", "--quiet", "--python", sys.executable, str(venv)], check=True)
     subprocess.run([uv, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"),
-                    f"jupyterhub=={jupyterhub_version(chart)}"], check=True, timeout=600)
+                    f"jupyterhub=={jupyterhub_version(chart)}", "dockerspawner"], check=True, timeout=600)
     return venv / "bin" / "jupyterhub"
 
 
-def stranger_logs_in(chart: Path, jupyterhub: Path, values: dict, workdir: Path) -> bool:
-    """Start a hub with the merged hub.config, submit its login form as a random user; True if let in."""
+@contextmanager
+def chart_hub(chart: Path, jupyterhub: Path, values: dict, workdir: Path, settings: str = "") -> Iterator[str]:
+    """A hub with the chart's code applying the merged hub.config, then these settings; its address."""
     apply = APPLY_HUB_CONFIG.search((chart / "files/hub/jupyterhub_config.py").read_text())
     assert apply, "the chart's jupyterhub_config.py no longer has its hub.config block"
     (workdir / "apply_hub_config.py").write_text(apply.group(0))
@@ -170,7 +203,7 @@ def stranger_logs_in(chart: Path, jupyterhub: Path, values: dict, workdir: Path)
     (workdir / "local_hub.py").write_text(LOCAL_HUB.format(
         chart_hub_files=str(chart / "files/hub"), values=str(workdir / "values.json"),
         apply=str(workdir / "apply_hub_config.py"), port=port, hub_port=free_port(), proxy_api_port=free_port(),
-        workdir=workdir))
+        workdir=workdir) + settings)
     log_path = workdir / "jupyterhub.log"
     with log_path.open("w") as log:
         process = subprocess.Popen([str(jupyterhub), "-f", "local_hub.py"], cwd=workdir, stdout=log,
@@ -179,17 +212,19 @@ def stranger_logs_in(chart: Path, jupyterhub: Path, values: dict, workdir: Path)
             url = f"http://127.0.0.1:{port}"
             wait_for_url(f"{url}/hub/api/", timeout=60, process=process, explain=log_path.read_text)
             assert "Loading pass-through config section hub.config.JupyterHub" in log_path.read_text()
-            session = requests.Session()
-            form = session.get(f"{url}/hub/login", timeout=30)
-            xsrf = re.search(r'name="_xsrf" value="([^"]+)"', form.text)
-            credentials = {"username": f"stranger-{secrets.token_hex(4)}", "password": secrets.token_hex(12)}
-            session.post(f"{url}/hub/login", data={**credentials, **({"_xsrf": xsrf.group(1)} if xsrf else {})},
-                         allow_redirects=False, timeout=30)
-            # Logged in: the home page answers; otherwise it sends to the login page.
-            home = session.get(f"{url}/hub/home", allow_redirects=False, timeout=30)
-            return home.status_code == 200
+            yield url
         finally:
             stop_process(process)
+
+
+def stranger_logs_in(chart: Path, jupyterhub: Path, values: dict, workdir: Path) -> bool:
+    """Start a hub with the merged hub.config, submit its login form as a random user; True if let in."""
+    with chart_hub(chart, jupyterhub, values, workdir) as url:
+        session = requests.Session()
+        submit_login(session, url, f"stranger-{secrets.token_hex(4)}", secrets.token_hex(12))
+        # Logged in: the home page answers; otherwise it sends to the login page.
+        home = session.get(f"{url}/hub/home", allow_redirects=False, timeout=30)
+        return home.status_code == 200
 
 
 def test_a_stranger_cannot_log_in_to_the_course_hub(chart, chart_jupyterhub, course_values, tmp_path):
@@ -199,3 +234,30 @@ def test_a_stranger_cannot_log_in_to_the_course_hub(chart, chart_jupyterhub, cou
 def test_the_same_check_lets_a_stranger_into_the_previous_values(chart, chart_jupyterhub, tmp_path):
     # Proof that the check can fail: the chart's dummy login under an empty allowed_users.
     assert stranger_logs_in(chart, chart_jupyterhub, PREVIOUS_HUB_CONFIG, tmp_path)
+
+
+@pytest.mark.docker
+def test_a_student_logs_in_and_opens_the_course_image_on_the_charts_jupyterhub(chart, chart_jupyterhub, built_course,
+                                                                              tmp_path):
+    project = built_course("default")
+    course_values = yaml.safe_load((project / "deploy/z2jh/values.yaml").read_text())
+    values = merged_values(chart, course_values)
+    gateway = engine().networks.get("bridge").attrs["IPAM"]["Config"][0]["Gateway"]
+    container = f"z2jh-{project.name}-student"
+    settings = STUDENT_ON_THE_COURSE_IMAGE.format(
+        password=TEST_PASSWORD, student="student", image=image_of(project), cmd=values["singleuser"]["cmd"],
+        default_url=values["singleuser"]["defaultUrl"], container=container, gateway=gateway)
+    try:
+        with chart_hub(chart, chart_jupyterhub, course_values, tmp_path, settings) as url:
+            session = logged_in(url, "student")
+            page = open_own_server(session, url, "student", values["singleuser"]["defaultUrl"])
+            logs = docker("logs", container)
+            server_log = logs.stdout + logs.stderr
+            singleuser = docker("exec", container, "python", "-c", "import jupyterhub; print(jupyterhub.__version__)")
+    finally:
+        docker("rm", "--force", container, check=False)
+    # JupyterLab's page, reached through the OAuth handshake in at most MOST_REDIRECTS steps.
+    assert "jupyter-config-data" in page.text
+    assert singleuser.stdout.split(".")[0] == jupyterhub_version(chart).split(".")[0]
+    assert VERSION_WARNING not in (tmp_path / "jupyterhub.log").read_text()
+    assert VERSION_WARNING not in server_log

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
 import subprocess
 import time
@@ -15,6 +17,11 @@ import requests
 from tests.support.engine import docker, free_port, stop_process
 from tests.support.kernel import execute, in_its_own_loop
 
+TEST_PASSWORD = "not-for-production"
+# A browser's path to a student's server: every redirect of the login, the
+# spawn and the server's OAuth handshake with the hub (a loop would exceed it).
+MOST_REDIRECTS = 10
+
 # A notebook's first cell: the image's own check imports every course package.
 IMPORT_THE_COURSE_PACKAGES = "from course_check import check_packages\ncheck_packages()"
 
@@ -23,7 +30,7 @@ c = get_config()  # noqa: F821
 load_subconfig({config!r})  # noqa: F821 - the generated configuration, unchanged
 # A test login for the listed students, and a service token the tests drive the hub with.
 c.JupyterHub.authenticator_class = "dummy"
-c.DummyAuthenticator.password = "not-for-production"
+c.DummyAuthenticator.password = {password!r}
 c.Authenticator.allowed_users = set({students!r})
 c.JupyterHub.bind_url = "http://127.0.0.1:{port}"
 c.JupyterHub.hub_port = {hub_port}
@@ -87,20 +94,22 @@ class Hub:
 
 
 @contextmanager
-def running_hub(project: Path, workdir: Path, students: list[str]) -> Iterator[Hub]:
+def running_hub(project: Path, workdir: Path, students: list[str], environment: dict | None = None) -> Iterator[Hub]:
     """The project's deploy/jupyterhub config with a test login for these students; their servers removed after.
 
-    Started from the project's folder, as deploy/jupyterhub/README.md says.
+    Started from the project's folder, as deploy/jupyterhub/README.md says, with
+    these environment variables added (the config's COURSE_HUB_* settings).
     """
     if not shutil.which("configurable-http-proxy"):
         raise AssertionError("JupyterHub needs configurable-http-proxy (npm install -g configurable-http-proxy)")
     port, token = free_port(), "course-tests-" + workdir.name
     (workdir / "test_config.py").write_text(TEST_LOGIN.format(
         config=str(project / "deploy" / "jupyterhub" / "jupyterhub_config.py"), students=students,
-        port=port, hub_port=free_port(), proxy_api_port=free_port(), workdir=workdir, token=token))
+        port=port, hub_port=free_port(), proxy_api_port=free_port(), workdir=workdir, token=token,
+        password=TEST_PASSWORD))
     log = (workdir / "jupyterhub.log").open("w")
     process = subprocess.Popen([shutil.which("jupyterhub"), "-f", str(workdir / "test_config.py")], cwd=project,
-                               stdout=log, stderr=subprocess.STDOUT)
+                               env={**os.environ, **(environment or {})}, stdout=log, stderr=subprocess.STDOUT)
     hub = Hub(f"http://127.0.0.1:{port}", token, project.name, process)
     try:
         deadline = time.monotonic() + 90
@@ -126,3 +135,37 @@ def running_hub(project: Path, workdir: Path, students: list[str]) -> Iterator[H
             docker("rm", "--force", f"{project.name}-{user}", check=False)
             docker("volume", "rm", f"{project.name}-{user}", check=False)
         docker("network", "rm", f"{project.name}-students", check=False)
+
+
+def submit_login(session: requests.Session, url: str, user: str, password: str) -> requests.Response:
+    """The hub's login form filled in and sent, as a browser does; the hub's answer, not followed."""
+    form = session.get(f"{url}/hub/login", timeout=30)
+    xsrf = re.search(r'name="_xsrf" value="([^"]+)"', form.text)
+    return session.post(f"{url}/hub/login", timeout=30, allow_redirects=False,
+                        data={"username": user, "password": password, **({"_xsrf": xsrf.group(1)} if xsrf else {})})
+
+
+def logged_in(url: str, user: str, password: str = TEST_PASSWORD) -> requests.Session:
+    """A browser's session on the hub after a student's login."""
+    session = requests.Session()
+    session.max_redirects = MOST_REDIRECTS
+    answer = submit_login(session, url, user, password)
+    assert answer.status_code == 302, f"{user} could not log in: {answer.status_code}"
+    return session
+
+
+def open_own_server(session: requests.Session, url: str, user: str, path: str,
+                    timeout: float = 180) -> requests.Response:
+    """Start the student's server from the hub's page and open path in it, as the browser follows the redirects.
+
+    The server answers through the hub's OAuth handshake; a redirect loop fails with TooManyRedirects.
+    """
+    spawn = session.get(f"{url}/hub/spawn/{user}", timeout=60)
+    assert spawn.status_code == 200, f"starting {user}'s server: {spawn.status_code} {spawn.text[:500]}"
+    deadline = time.monotonic() + timeout
+    while True:
+        page = session.get(f"{url}/user/{user}{path}", timeout=60)
+        if page.status_code == 200 and page.url == f"{url}/user/{user}{path}":
+            return page
+        assert time.monotonic() < deadline, f"{user}'s server did not open {path}: {page.status_code} at {page.url}"
+        time.sleep(1)
