@@ -24,7 +24,7 @@ from tests.support.answers import DEFAULTS
 from tests.support.course import PROC_STATUS, parse_proc_status
 from tests.support.engine import docker, engine, free_port, stop_process, wait_for_url
 from tests.support.git import git
-from tests.support.hub import IMPORT_THE_COURSE_PACKAGES, running_hub
+from tests.support.hub import IMPORT_THE_COURSE_PACKAGES, logged_in, running_hub
 
 pytestmark = pytest.mark.docker
 
@@ -191,6 +191,29 @@ def test_a_new_students_volume_shows_the_courses_notebooks_read_only(hub, tokens
     written = hub.as_user("student4", tokens["student4"], "PUT", "/api/contents/course/mine.txt",
                           json={"type": "file", "format": "text", "content": "x"})
     assert written.status_code >= 400
+
+
+def test_students_containers_run_no_docker_healthcheck(hub, tokens):
+    # The hub checks its servers itself; the image's check would run every 5 s in each.
+    container = engine().containers.get(f"{hub.slug}-student1")
+    assert container.attrs["Config"]["Healthcheck"]["Test"] == ["NONE"]
+
+
+def test_a_student_beyond_what_the_memory_holds_is_turned_away_and_the_others_keep_working(repository, tmp_path):
+    checkout = tmp_path / repository.name  # a state folder of its own, beside the running hub's
+    shutil.copytree(repository, checkout, ignore=shutil.ignore_patterns("state"))
+    (tmp_path / "hub").mkdir()
+    # 1 GB for the students' servers, at the configuration's 0.5 GB each: two at once.
+    students = ["full1", "full2", "full3"]
+    with running_hub(checkout, tmp_path / "hub", students, {"COURSE_HUB_STUDENTS_MEMORY_GB": "1"}) as full:
+        full.start_server("full1")
+        full.start_server("full2")
+        refused = logged_in(full.url, "full3").get(f"{full.url}/hub/spawn/full3", timeout=60)
+        assert refused.status_code == 429
+        assert "Active user limit exceeded. Try again in a few minutes." in refused.text
+        assert not full.api("GET", "/users/full3").json()["servers"]
+        for user in ("full1", "full2"):
+            assert full.as_user(user, full.user_token(user), "GET", "/api/status").status_code == 200
 
 
 def test_resource_limits_and_culling_are_applied(hub, tokens):

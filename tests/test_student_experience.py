@@ -293,11 +293,11 @@ def test_make_test_passes_and_writes_what_the_course_needs_into_the_students_rea
     assert f"README.md: {needs.group(0).split(': ', 1)[1]}" in result.stdout
 
 
-# Files of the course's packages (and of Jupyter Server) that have no bytecode,
-# test suites aside: each would be compiled again at every import, since the
-# student cannot write to /opt/venv.
+# Files of the course's packages (and of Jupyter Server), and the image's own
+# course_* modules, that have no bytecode, test suites aside: each would be
+# compiled again at every import, since the student cannot write to /opt/venv.
 UNCOMPILED = """
-import importlib.util, os, re
+import glob, importlib.util, os, re, sysconfig
 from importlib.metadata import distribution
 from packaging.requirements import Requirement
 lines = [line.split("#")[0].strip() for line in open("/opt/course/requirements.in")]
@@ -308,6 +308,9 @@ for name in [*names, "jupyter-server"]:
         if file.suffix == ".py" and not re.search(r"/tests?/", "/" + str(file)) and path.exists():
             if not os.path.exists(importlib.util.cache_from_source(str(path))):
                 print(name, file)
+for path in glob.glob(sysconfig.get_paths()["purelib"] + "/course_*.py"):
+    if not os.path.exists(importlib.util.cache_from_source(path)):
+        print("the image's own", path)
 """
 
 
@@ -322,6 +325,11 @@ def test_jupyter_starts_without_building_a_uri_grammar(course):
     loaded = course.exec("python", "-c", "import sys, jupyter_server.serverapp, jupyter_events; "
                          "print(sorted(m for m in sys.modules if m.startswith('rfc3987')))").stdout
     assert loaded.strip() == "['rfc3987']"
+
+
+def test_jupyter_does_not_look_for_language_servers(course):
+    # None is installed; jupyter_lsp would search for nineteen at every start.
+    assert course.api("GET", "/lsp/status").status_code == 404
 
 
 def test_jupyter_starts_without_warnings(course):

@@ -10,6 +10,9 @@ c.ServerApp.open_browser = False
 # browser (the environment is not the student's to change, and this is one
 # less thing loaded at start).
 c.LabApp.extension_manager = "readonly"
+# No language servers are installed: without this, every start would look for
+# nineteen of them (JupyterLab's code hints work without them).
+c.ServerApp.jpserver_extensions.update({"jupyter_lsp": False})
 # The student's own folder: everything created in Jupyter is saved there. The
 # course's notebooks appear in it as course/, read-only (compose.yaml).
 c.ServerApp.root_dir = os.path.expanduser("~/work")

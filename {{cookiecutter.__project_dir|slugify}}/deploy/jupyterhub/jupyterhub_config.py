@@ -18,6 +18,13 @@ TLS_KEY = os.environ.get("COURSE_HUB_TLS_KEY", "")
 HUB_URL = os.environ.get("COURSE_HUB_URL") or ("https://:443" if TLS_CERT else "http://127.0.0.1:8000")
 # Per student.
 MEMORY_LIMIT = "2G"
+# How many students work at once: as many as the server's memory holds at
+# STUDENT_MEMORY_GB each (a server of the default course takes 0.1 GB idle and
+# 0.19 GB once its packages are imported; the rest is room for data), keeping
+# 1 GB for the hub and the system. COURSE_HUB_STUDENTS_MEMORY_GB gives the
+# students less of a shared server. One more student is asked to try again
+# in a few minutes; the others' servers keep running.
+STUDENT_MEMORY_GB = 0.5
 CPU_LIMIT = 1.0
 # Processes and threads: enough for Jupyter, several kernels and their
 # threads, not for a fork bomb that would take the server down.
@@ -59,6 +66,20 @@ c.DockerSpawner.notebook_dir = "/home/{{ cookiecutter.__user }}/work"
 c.DockerSpawner.volumes = {"{{ cookiecutter.project_slug }}-{username}": "/home/{{ cookiecutter.__user }}/work"}
 c.DockerSpawner.remove = True
 c.DockerSpawner.mem_limit = MEMORY_LIMIT
+
+
+def memory_for_students_gb() -> float:
+    """COURSE_HUB_STUDENTS_MEMORY_GB, else this server's memory less 1 GB for the hub and the system."""
+    if os.environ.get("COURSE_HUB_STUDENTS_MEMORY_GB"):
+        return float(os.environ["COURSE_HUB_STUDENTS_MEMORY_GB"])
+    with open("/proc/meminfo") as meminfo:
+        total_kib = next(int(line.split()[1]) for line in meminfo if line.startswith("MemTotal:"))
+    return total_kib / 1024**2 - 1
+
+
+# Servers still starting count too, so a whole class clicking Start at once is
+# held to the same number.
+c.JupyterHub.active_server_limit = max(1, int(memory_for_students_gb() // STUDENT_MEMORY_GB))
 c.DockerSpawner.cpu_limit = CPU_LIMIT
 c.DockerSpawner.extra_host_config = {
     "pids_limit": PIDS_LIMIT,
@@ -67,6 +88,10 @@ c.DockerSpawner.extra_host_config = {
     "cap_drop": ["ALL"],
     "security_opt": ["no-new-privileges:true"],
 }
+# The image's HEALTHCHECK is for `docker compose up` on a laptop; the hub checks
+# its servers itself. Off here, it would run a Python process in every
+# student's container every 5 seconds (about 1 CPU-second a minute each).
+c.DockerSpawner.extra_create_kwargs = {"healthcheck": {"test": ["NONE"]}}
 c.DockerSpawner.name_template = "{{ cookiecutter.project_slug }}-{username}"
 c.Spawner.start_timeout = 180
 c.Spawner.http_timeout = 120
