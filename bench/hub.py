@@ -1,29 +1,44 @@
-"""A whole class on one hub: N students log in and start their servers at the same moment.
+"""One student's start on the hub, in parts, against a plain `docker run`; then whole classes at once.
 
 The course's deploy/jupyterhub configuration with DockerSpawner, a real hub and
-real containers on this machine, for 10, 20 and 30 students. Each student's
-server starts at once; then each runs a notebook cell that imports the course
-packages. Reported: failures, time until each student is ready (median and
-slowest), the time for everyone's first cell, and memory (the hub with its
-proxy, and each student's container, idle and after the imports).
+real containers on this machine, run by the JupyterHub the deploy files name.
 
-    uv run --group bench python bench/hub.py [--classes 10 20 30]
+- The split: one student at a time starts a server (each a first start, with a
+  new volume), then opens JupyterLab's page through the hub's OAuth handshake.
+  The CPU-seconds of each part: the hub (with its proxy), the engine (dockerd,
+  containerd and the container's shim), start-course with tini, and Jupyter's
+  server until it answers; then the first page. The same for `docker run` of the
+  image to /api/status answering, and its page.
+- Classes of 10, 20 and 30: every server started at the same moment, then each
+  runs a notebook cell that imports the course packages. Reported: failures,
+  time until each student is ready (median and slowest), the CPU the start
+  took by part, the time for everyone's first cell, and memory (the hub with its
+  proxy, and each student's container, idle and after the imports).
+
+    uv run --group bench python bench/hub.py [--runs 5] [--classes 10 20 30]
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import importlib.metadata
 import statistics
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from common import base_image, make_project, run, save
+import requests
+from common import base_image, make_project, run, save, summary
+from cpu import Meter, children_cpu, container_cpu, engine_cpu, jupyter_cpu, tree_cpu
 
-from tests.support.engine import engine
-from tests.support.hub import IMPORT_THE_COURSE_PACKAGES, Hub, running_hub
+from tests.support.engine import engine, free_port
+from tests.support.hub import IMPORT_THE_COURSE_PACKAGES, Hub, logged_in, running_hub
+from tests.support.matrices import image_of
+
+TOKEN = "bench"
+STARTS = ("engine", "start-course and tini", "Jupyter, start to answering")
 
 
 def resident_bytes(pid: int) -> int:
@@ -58,16 +73,96 @@ def start(hub: Hub, user: str, began: float) -> float | str:
     return time.monotonic() - began
 
 
+def wait_until_answering(url: str, limit: float = 120) -> None:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url, timeout=5).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"{url} did not answer in {limit} s")
+
+
+def inside(container_id: str) -> dict[str, float]:
+    """The container's CPU so far: Jupyter's server, and the rest (start-course, then tini)."""
+    jupyter = jupyter_cpu(container_id)
+    return {"start-course and tini": container_cpu(container_id) - jupyter, "Jupyter, start to answering": jupyter}
+
+
+def plain_start(image: str) -> dict[str, float]:
+    """`docker run` of the image until /api/status answers, then its JupyterLab page: CPU-seconds by part."""
+    port, meter, client = free_port(), Meter({"engine": engine_cpu}), children_cpu()
+    meter.start()
+    began = time.monotonic()
+    container = run("docker", "run", "--detach", "--env", f"JUPYTER_TOKEN={TOKEN}", "--publish",
+                    f"127.0.0.1:{port}:8888", image).stdout.strip()
+    try:
+        wait_until_answering(f"http://127.0.0.1:{port}/api/status?token={TOKEN}")
+        parts = {"wall": time.monotonic() - began, "the docker command": children_cpu() - client,
+                 **meter.read(), **inside(container)}
+        before = container_cpu(container)
+        page = requests.get(f"http://127.0.0.1:{port}/lab?token={TOKEN}", timeout=60)
+        assert page.status_code == 200, page.status_code
+        parts["first page"] = container_cpu(container) - before
+    finally:
+        run("docker", "rm", "--force", container)
+    return parts
+
+
+def hub_start(hub: Hub, user: str) -> dict[str, float]:
+    """A logged-in student's server started on the hub until ready, then its JupyterLab page through OAuth."""
+    session = logged_in(hub.url, user)
+    meter = Meter({"hub and its proxy": tree_cpu(hub.process.pid), "engine": engine_cpu})
+    meter.start()
+    began = time.monotonic()
+    hub.start_server(user)
+    container = engine().containers.get(f"{hub.slug}-{user}").id
+    parts = {"wall": time.monotonic() - began, **meter.read(), **inside(container)}
+    meter.start()
+    before = container_cpu(container)
+    page = session.get(f"{hub.url}/user/{user}/lab", timeout=60)
+    assert page.status_code == 200, page.status_code
+    assert page.url.endswith(f"/user/{user}/lab"), page.url
+    parts["first page"] = sum(meter.read().values()) + container_cpu(container) - before
+    return parts
+
+
+def by_part(samples: list[dict]) -> dict:
+    """Each part's summary over the runs, and the start's total (every part but the page)."""
+    parts = {name: summary([sample[name] for sample in samples]) for name in samples[0]}
+    starts = [sum(value for name, value in sample.items() if name not in ("wall", "first page"))
+              for sample in samples]
+    return {**parts, "start, all parts": summary(starts)}
+
+
+def start_split(project: Path, runs: int) -> dict:
+    plain = [plain_start(image_of(project)) for _ in range(runs)]
+    students = [f"split{number}" for number in range(1, runs + 1)]
+    with tempfile.TemporaryDirectory() as workdir, running_hub(project, Path(workdir), students) as hub:
+        on_hub = [hub_start(hub, user) for user in students]
+    split = {"docker run": by_part(plain), "hub": by_part(on_hub)}
+    split["hub to plain, CPU"] = (split["hub"]["start, all parts"]["median"]
+                                  / split["docker run"]["start, all parts"]["median"])
+    return split
+
+
 def one_class(project: Path, size: int) -> dict:
     students = [f"student{number}" for number in range(1, size + 1)]
     with tempfile.TemporaryDirectory() as workdir, running_hub(project, Path(workdir), students) as hub:
+        meter = Meter({"hub and its proxy": tree_cpu(hub.process.pid), "engine": engine_cpu})
+        meter.start()
         began = time.monotonic()
         with ThreadPoolExecutor(size) as pool:
             outcomes = list(pool.map(lambda user: start(hub, user, began), students))
+        cpu = meter.read()
         ready = [outcome for outcome in outcomes if isinstance(outcome, float)]
         failures = [f"{user}: {outcome}" for user, outcome in zip(students, outcomes, strict=True)
                     if not isinstance(outcome, float)]
         running = [user for user, outcome in zip(students, outcomes, strict=True) if isinstance(outcome, float)]
+        cpu["students' containers"] = sum(container_cpu(engine().containers.get(f"{hub.slug}-{user}").id)
+                                          for user in running)
         idle = container_memory(hub, running)
         tokens = {user: hub.user_token(user) for user in running}
         cells_began = time.monotonic()
@@ -86,6 +181,7 @@ def one_class(project: Path, size: int) -> dict:
         "students": size, "failures": failures,
         "ready median": statistics.median(ready) if ready else None, "ready slowest": max(ready, default=None),
         "first cells, all": cells,
+        "start CPU": cpu,
         "hub memory": hub_memory,
         "server memory idle, median": statistics.median(idle) if idle else 0,
         "server memory after imports, median": statistics.median(working) if working else 0,
@@ -93,8 +189,16 @@ def one_class(project: Path, size: int) -> dict:
     }
 
 
+def print_split(split: dict) -> None:
+    for way in ("docker run", "hub"):
+        parts = ", ".join(f"{name} {value['median']:.2f}" for name, value in split[way].items())
+        print(f"{way}: {parts}", flush=True)
+    print(f"hub to plain, CPU: {split['hub to plain, CPU']:.2f}x (target at most 1.5)", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=5, help="single starts for the split, each way")
     parser.add_argument("--classes", type=int, nargs="+", default=[10, 20, 30])
     args = parser.parse_args()
     base_image()
@@ -102,7 +206,8 @@ def main() -> None:
         project = make_project(Path(scratch), {"project_slug": "bench-hub"})
         run("docker", "compose", "build", cwd=project, timeout=3600)
         try:
-            results = {}
+            results = {"split": start_split(project, args.runs)}
+            print_split(results["split"])
             for size in args.classes:
                 results[str(size)] = one_class(project, size)
                 result = results[str(size)]
@@ -113,6 +218,7 @@ def main() -> None:
         finally:
             run("docker", "compose", "down", "--rmi", "all", cwd=project, check=False)
     results["measured on"] = datetime.date.today().isoformat()
+    results["jupyterhub"] = importlib.metadata.version("jupyterhub")
     save("hub", results)
 
 

@@ -40,6 +40,11 @@ def test_student_opens_the_link_and_runs_the_smoke_notebook(built, interface, bu
         # A classroom image asks nothing: no news prompt, no update notice.
         for prompt in ("official Jupyter news", "newer version"):
             assert page.get_by_text(prompt).count() == 0, prompt
+        # The student's terminal shows no warning (nothing refused or missing, no build check), but
+        # Jupyter's notice that a notebook is opened before it was run here ("not trusted").
+        log = course.compose("logs", "jupyter").stdout
+        warnings = re.findall(r"^.*\[[WE] \d{4}-.*$", log, re.MULTILINE)
+        assert [line for line in warnings if not line.endswith(" is not trusted")] == [], warnings
         if interface == "lab":
             # overrides.json becomes the settings' defaults.
             schema = course.api("GET", "/lab/api/settings/@jupyterlab/apputils-extension:notification").json()["schema"]

@@ -36,7 +36,7 @@ ALWAYS = {
     "docker/course_inventory.py", "docker/lock-summary.py", "docker/install-course-packages.sh",
     "docker/write-sizes.sh",
     "docker/jupyter_server_config.py",
-    "docker/jupyterlab-overrides.json",
+    "docker/jupyterlab-overrides.json", "docker/jupyterlab-page-config.json",
     "docker/start-course.sh",
     "course/00-check-environment.ipynb", "work/.gitkeep", "requirements-jupyter.in", "requirements.in",
     "requirements.txt", "tests/test_image.py", "uv.toml", "docker/lock-jupyter.sh",

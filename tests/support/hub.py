@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -56,12 +57,17 @@ class Hub:
                                 headers={"Authorization": f"token {self.token}"}, **kwargs)
 
     def start_server(self, user: str) -> None:
+        """Start the user's server and follow its progress, as the hub's page does in a browser, until ready."""
         response = self.api("POST", f"/users/{user}/server")
         assert response.status_code in (201, 202), response.text
-        deadline = time.monotonic() + 180
-        while not self.api("GET", f"/users/{user}").json()["servers"].get("", {}).get("ready"):
-            assert time.monotonic() < deadline, f"{user}'s server did not become ready"
-            time.sleep(1)
+        # The hub sends each step as a server-sent event; the last one says whether the server is ready.
+        with requests.get(f"{self.url}/hub/api/users/{user}/server/progress", stream=True, timeout=180,
+                          headers={"Authorization": f"token {self.token}"}) as progress:
+            assert progress.status_code == 200, progress.text
+            events = [json.loads(line[len("data:"):]) for line in progress.iter_lines(decode_unicode=True)
+                      if line.startswith("data:")]
+        assert events, f"the hub sent no progress for {user}'s server"
+        assert events[-1].get("ready"), f"{user}'s server did not become ready: {events[-1]}"
 
     def stop_server(self, user: str) -> None:
         response = self.api("DELETE", f"/users/{user}/server")

@@ -11,8 +11,13 @@ c.ServerApp.open_browser = False
 # less thing loaded at start).
 c.LabApp.extension_manager = "readonly"
 # No language servers are installed: without this, every start would look for
-# nineteen of them (JupyterLab's code hints work without them).
+# nineteen of them. JupyterLab's side is off too (docker/jupyterlab-page-config.json);
+# code hints come from the kernel.
 c.ServerApp.jpserver_extensions.update({"jupyter_lsp": False})
+# Jupyter Server hands Tornado a websocket ping timeout three times its ping
+# interval, which Tornado refuses with a warning in the student's terminal at
+# every kernel connection; equal values change nothing else.
+c.ServerApp.tornado_settings.update({"ws_ping_interval": 30000, "ws_ping_timeout": 30000})
 # The student's own folder: everything created in Jupyter is saved there. The
 # course's notebooks appear in it as course/, read-only (compose.yaml).
 c.ServerApp.root_dir = os.path.expanduser("~/work")
