@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import platform
@@ -87,10 +88,11 @@ def machine() -> dict:
 
 
 def save(section: str, data: dict) -> None:
+    """One benchmark's results, with the script, date, machine and versions of the run that made them."""
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    results[section] = data
-    results["machine"] = machine()
-    results["versions"] = versions()
+    results[section] = {**data, "run": {"script": f"bench/{Path(sys.argv[0]).name}",
+                                        "date": datetime.date.today().isoformat(),
+                                        "machine": machine(), "versions": versions()}}
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
 

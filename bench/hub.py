@@ -137,12 +137,36 @@ def by_part(samples: list[dict]) -> dict:
     return {**parts, "start, all parts": summary(starts)}
 
 
+# In the image: the CPU of importing JupyterHub's single-user server once JupyterLab's server is imported,
+# and whether that brought in the hub's own database layer and metrics.
+SINGLEUSER_IMPORT = """
+import resource, sys
+import jupyterlab.labapp, jupyter_server.serverapp, notebook.app, jupyter_server_proxy, nbgitpuller
+def cpu():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+before = cpu()
+import jupyterhub.singleuser
+print(cpu() - before, *sorted(name for name in ("sqlalchemy", "alembic", "prometheus_client") if name in sys.modules))
+"""
+
+
+def singleuser_import(image: str, runs: int) -> dict:
+    samples, brought = [], []
+    for _ in range(runs):
+        words = run("docker", "run", "--rm", "--entrypoint", "python", image, "-c", SINGLEUSER_IMPORT).stdout.split()
+        samples.append(float(words[0]))
+        brought = words[1:]
+    return {"cpu": summary(samples), "brings in": brought}
+
+
 def start_split(project: Path, runs: int) -> dict:
     plain = [plain_start(image_of(project)) for _ in range(runs)]
     students = [f"split{number}" for number in range(1, runs + 1)]
     with tempfile.TemporaryDirectory() as workdir, running_hub(project, Path(workdir), students) as hub:
         on_hub = [hub_start(hub, user) for user in students]
-    split = {"docker run": by_part(plain), "hub": by_part(on_hub)}
+    split = {"docker run": by_part(plain), "hub": by_part(on_hub),
+             "JupyterHub's single-user import": singleuser_import(image_of(project), runs)}
     split["hub to plain, CPU"] = (split["hub"]["start, all parts"]["median"]
                                   / split["docker run"]["start, all parts"]["median"])
     return split
@@ -194,6 +218,9 @@ def print_split(split: dict) -> None:
         parts = ", ".join(f"{name} {value['median']:.2f}" for name, value in split[way].items())
         print(f"{way}: {parts}", flush=True)
     print(f"hub to plain, CPU: {split['hub to plain, CPU']:.2f}x (target at most 1.5)", flush=True)
+    singleuser = split["JupyterHub's single-user import"]
+    print(f"JupyterHub's single-user import after JupyterLab's: {singleuser['cpu']['median']:.2f} s, "
+          f"bringing in {', '.join(singleuser['brings in'])}", flush=True)
 
 
 def main() -> None:

@@ -62,40 +62,28 @@ def chart(results: dict, path: Path) -> None:
     figure.savefig(path, dpi=110)
 
 
-def before_and_after(results: dict) -> list[str]:
-    """The measures the speed-ups changed: the saved results of the earlier template against this run."""
-    before, after = results["before"], results
-    def warm_pin(section: dict) -> float:
-        return max(result["ours"]["warm"]["median"] for result in section["pinning"].values())
-
-    def added(section: dict) -> str:
-        rebuild = section["images"]["rebuild, one package added"]
-        return f"{rebuild['median']:.1f} s ({rebuild['share of cold build']:.0%} of the cold build)"
-
-    rows = [
-        ("cold build", lambda r: f"{r['images']['cold build']['ours']['median']:.1f} s"),
-        ("rebuild after adding a package", added),
-        ("time to Jupyter, median", lambda r: f"{r['images']['time to jupyter']['ours']['median']:.2f} s"),
-        ("image size", lambda r: f"{r['images']['image size']['ours'] / 1e6:.0f} MB"),
-        ("pinning, warm (largest set)", lambda r: f"{warm_pin(r):.2f} s"),
-    ]
-    lines = ["## Before and after", "", f"Before: {before['label']}. After: this run, with Jupyter and the "
-             "course's packages in separate layers, a build cache that keeps the previous environment so that an "
-             "added package is the only one installed and byte-compiled, and `rfc3987` in the environment so that "
-             "jsonschema does not compile a URI grammar at every Jupyter start.", "",
-             "| measure | before | after |", "|---|---|---|"]
-    lines += [f"| {name} | {value(before)} | {value(after)} |" for name, value in rows]
-    return lines + [""]
-
-
-def header(results: dict) -> list[str]:
-    machine = results["machine"]
+def header() -> list[str]:
     return ["# Benchmarks", "",
-            "Measured by `bench/` (`uv run --group bench python bench/run.py`), every number from one run on one "
-            "machine, the alternatives measured in the same run. Times are median (min–max, n runs).", "",
-            f"Machine: {machine['cpus']} CPUs, {machine['memory']}, {machine['arch']}, Linux {machine['kernel']}. "
-            + ", ".join(f"{name} {version}" for name, version in results["versions"].items()) + ".", "",
+            "Measured by the scripts in `bench/` (`uv run --group bench python bench/run.py` runs them all). Each "
+            "section comes from one run of one script, named under its title with its date and machine; what a "
+            "section compares was measured side by side in that run. Times are median (min–max, n runs).", "",
             "![Benchmarks chart](benchmarks.png)", ""]
+
+
+# Sections saved before runs recorded themselves: their script is known, their date and machine are not.
+SCRIPTS = {"pinning": "pinning.py", "images": "images.py", "first day": "first_day.py", "hub": "hub.py",
+           "pytorch": "pytorch.py", "desktop": "desktop.py", "arm64": "arm64.py", "suite": "suite.py"}
+
+
+def run_line(key: str, section: dict) -> str:
+    """Which script made a section's numbers, when and where."""
+    run = section.get("run")
+    if not run:
+        return f"*From `bench/{SCRIPTS[key]}`, in a run that did not record its date or machine.*"
+    machine = run["machine"]
+    return (f"*From `{run['script']}`, run on {run['date']}: {machine['cpus']} CPUs, {machine['memory']}, "
+            f"{machine['arch']}, Linux {machine['kernel']}; "
+            + ", ".join(f"{name} {version}" for name, version in run["versions"].items()) + ".*")
 
 
 # A section is its lines and its rows of the targets table: (measure, result, target, verdict).
@@ -175,24 +163,79 @@ def suite_section(suite: dict) -> Section:
             "already holds).", ""], []
 
 
+SPLIT_PARTS = (("the docker command", "—"), ("hub and its proxy", "the hub's spawn handling (with its proxy)"),
+               ("engine", "the engine: container created and started"),
+               ("start-course and tini", "start-course, then tini"),
+               ("Jupyter, start to answering", "Jupyter's server, start to answering"))
+
+
+def hub_split_lines(split: dict) -> list[str]:
+    plain, hub = split["docker run"], split["hub"]
+
+    def cell(way: dict, part: str) -> str:
+        return f"{way[part]['median']:.2f}" if part in way else "—"
+
+    lines = ["| CPU-seconds, median | `docker run` to /api/status | a student's start on the hub, to ready |",
+             "|---|---|---|"]
+    for part, label in SPLIT_PARTS:
+        lines.append(f"| {label if part != 'the docker command' else 'the `docker run` command'} "
+                     f"| {cell(plain, part)} | {cell(hub, part)} |")
+    lines += [f"| **start, all parts** | **{plain['start, all parts']['median']:.2f}** "
+              f"| **{hub['start, all parts']['median']:.2f}** |",
+              f"| then the first page (JupyterLab's HTML; on the hub through its OAuth handshake) "
+              f"| {cell(plain, 'first page')} | {cell(hub, 'first page')} |",
+              f"| wall time to answering (`docker run`) or ready (hub) | {plain['wall']['median']:.2f} s "
+              f"| {hub['wall']['median']:.2f} s |"]
+    return lines
+
+
 def hub_section(hub: dict) -> Section:
     classes = [hub[key] for key in sorted((key for key in hub if key.isdigit()), key=int)]
+    split, targets = hub.get("split"), []
     lines = ["## A whole class on one hub", "",
-             "`bench/hub.py`: the course's `deploy/jupyterhub` configuration (DockerSpawner, the default course "
-             "image) with a test login; every student's server is started at the same moment, then each runs a "
-             "notebook cell that imports the course packages (the image's own `check_packages()`) over the kernel's "
-             f"websocket, through the hub's proxy. Measured on {hub['measured on']}, in a run of its own.", "",
-             "| students | failures | ready, median | ready, slowest | everyone's first cell | hub + proxy memory "
-             "| a student's server, idle | after the imports (median, largest) |",
-             "|---|---|---|---|---|---|---|---|"]
+             f"`bench/hub.py`: the course's `deploy/jupyterhub` configuration (DockerSpawner, the default course "
+             f"image) on JupyterHub {hub['jupyterhub']}, with a test login.", ""]
+    if split:
+        runs = split["hub"]["start, all parts"]["n"]
+        lines += ["**One student's start, in parts.** One student at a time (each a first start, with a new "
+                  "volume) starts a server through the hub's API and follows its progress until ready, then opens "
+                  "JupyterLab's page; the same image started with `docker run` until `/api/status` answers, then "
+                  f"its page; {runs} runs each, one after another. CPU-seconds from each process's and "
+                  "container's own accounting (`/proc`, the container's cgroup).", "",
+                  *hub_split_lines(split), ""]
+        singleuser = split.get("JupyterHub's single-user import")
+        if singleuser:
+            extra = split["hub"]["start, all parts"]["median"] - split["docker run"]["start, all parts"]["median"]
+            lines += [f"Of the hub's {extra:.2f} CPU-seconds more, {singleuser['cpu']['median']:.2f} are JupyterHub's "
+                      "own single-user module, imported on top of JupyterLab's server (measured alone in the image, "
+                      f"n={singleuser['cpu']['n']}): it loads the hub's web handlers and with them "
+                      f"{', '.join(singleuser['brings in'])}, which a single-user server does not use.", ""]
+        ratio = split["hub to plain, CPU"]
+        targets.append(("a student's start on the hub, CPU against a plain `docker run`", f"{ratio:.2f}x",
+                        "at most 1.5x", met(ratio, 1.5 + 1e-9)))
+    lines += ["**A class at once.** Every student's server is started at the same moment (each student follows "
+              "its progress, as the hub's page does), then each runs a notebook cell that imports the course "
+              "packages (the image's own `check_packages()`) over the kernel's websocket, through the hub's "
+              "proxy. CPU of the start: the hub with its proxy, the engine, and the students' containers until "
+              "ready.", "",
+              "| students | failures | ready, median | ready, slowest | start CPU, per student | everyone's first "
+              "cell | hub + proxy memory | a student's server, idle | after the imports (median, largest) |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for result in classes:
+        cpu = result.get("start CPU")
+        per_student = f"{sum(cpu.values()) / result['students']:.2f} CPU-s" if cpu else "not measured"
         lines.append(
             f"| {result['students']} | {len(result['failures'])} | {result['ready median']:.1f} s | "
-            f"{result['ready slowest']:.1f} s | {result['first cells, all']:.1f} s | "
+            f"{result['ready slowest']:.1f} s | {per_student} | {result['first cells, all']:.1f} s | "
             f"{result['hub memory'] / 1e6:.0f} MB | {result['server memory idle, median'] / 1e6:.0f} MB | "
             f"{result['server memory after imports, median'] / 1e6:.0f} MB, "
             f"{result['server memory after imports, largest'] / 1e6:.0f} MB |")
-    return lines + [""], []
+        if result["students"] == 30:
+            slowest = result["ready slowest"]
+            targets.append(("30 students starting at once on 2 cores, all ready", f"{slowest:.1f} s, "
+                            f"{len(result['failures'])} failures", "under 30 s, no failure",
+                            met(slowest, 30) if not result["failures"] else "**missed**"))
+    return lines + [""], targets
 
 
 def pytorch_section(pytorch: dict) -> Section:
@@ -200,9 +243,9 @@ def pytorch_section(pytorch: dict) -> Section:
              f"`bench/pytorch.py`: the course `{pytorch['course']}` (Python {pytorch['python']}) pinned with gpu=yes "
              "(PyPI's builds, with CUDA) and with gpu=no (torch and torchvision from PyTorch's CPU-only index, "
              "everything else from PyPI); for each architecture, the packages a student installs and the size of "
-             "their wheels as PyPI's JSON API publishes them. PyTorch's index was not reachable for this run: the "
-             "tests' stand-in took its place, so the CPU-only wheels' own sizes are not measured and the gpu=no "
-             f"figure counts what comes from PyPI only. Measured on {pytorch['measured on']}, in a run of its own.",
+             "their wheels as PyPI's JSON API publishes them. The script pins gpu=no against the tests' stand-in for "
+             "PyTorch's CPU-only index, never the real one, so the CPU-only wheels' own sizes are not measured and "
+             "the gpu=no figure counts what comes from PyPI only.",
              "", "| lock | platform | packages | wheels from PyPI | of which CUDA (`nvidia-*`, `cuda-*`, `triton`) "
              "| torch |", "|---|---|---|---|---|---|"]
     for lock in ("gpu=yes (PyPI)", "gpu=no (CPU-only index)"):
@@ -295,17 +338,16 @@ def arm64_section(arm64: dict) -> Section:
 
 def write_report() -> None:
     results = json.loads(RESULTS.read_text())
-    lines, targets = header(results), []
+    lines, targets = header(), []
     sections = (("pinning", pinning_section), ("images", images_section), ("first day", first_day_section),
                 ("hub", hub_section), ("pytorch", pytorch_section), ("desktop", desktop_section),
                 ("arm64", arm64_section), ("suite", suite_section))
     for key, section in sections:
         if key in results:
             section_lines, section_targets = section(results[key])
-            lines += section_lines
+            # The title, then the run that made the section.
+            lines += [*section_lines[:2], run_line(key, results[key]), "", *section_lines[2:]]
             targets += section_targets
-    if "before" in results and "images" in results:
-        lines += before_and_after(results)
     lines += ["## Targets", "", "| measure | result | target | |", "|---|---|---|---|"]
     lines += [f"| {name} | {value} | {target} | {verdict} |" for name, value, target, verdict in targets]
     (DOCS / "benchmarks.md").write_text("\n".join(lines) + "\n")
@@ -320,8 +362,7 @@ def main() -> None:
     args = parser.parse_args()
     if not args.report:
         here = Path(__file__).parent
-        scripts = ["pinning.py", "images.py", "first_day.py", "hub.py", "pytorch.py", "desktop.py", "arm64.py"]
-        scripts += [] if args.skip_suite else ["suite.py"]
+        scripts = [script for key, script in SCRIPTS.items() if not (args.skip_suite and key == "suite")]
         for script in scripts:
             subprocess.run([sys.executable, str(here / script)], check=True)
     write_report()
