@@ -17,7 +17,7 @@ pytestmark = pytest.mark.docker
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 
 
-@pytest.mark.parametrize(("built", "interface"), [("default", "lab"), ("py3.11-notebook-small", "notebook")],
+@pytest.mark.parametrize(("built", "interface"), [("default", "lab"), ("py3.11-notebook-small-no-hub", "notebook")],
                          ids=["jupyterlab", "notebook-7"])
 def test_student_opens_the_link_and_runs_the_smoke_notebook(built, interface, built_course, browser, request):
     course = Course(built_course(built)).up()

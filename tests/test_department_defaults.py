@@ -6,9 +6,8 @@ import json
 from pathlib import Path
 
 import yaml
-from cookiecutter.main import cookiecutter
 
-from tests.support.answers import SKIP_LOCK, TEMPLATE
+from tests.support.answers import SKIP_LOCK, bake
 
 DEPARTMENT = {
     "instructor_email": "teaching@cs.example.edu",
@@ -16,12 +15,6 @@ DEPARTMENT = {
     "python_version": "3.12",
     "packages": "numpy scipy sympy",
 }
-
-
-def bake_with(tmp_path: Path, monkeypatch, **options) -> Path:
-    for key, value in SKIP_LOCK.items():
-        monkeypatch.setenv(key, value)
-    return Path(cookiecutter(str(TEMPLATE), output_dir=str(tmp_path / "out"), **options))
 
 
 def department_config(tmp_path: Path) -> Path:
@@ -46,25 +39,24 @@ def assert_department_answers_landed(project: Path) -> None:
     assert {key: recorded[key] for key in DEPARTMENT} == DEPARTMENT
 
 
-def test_a_department_config_file_sets_the_defaults_of_every_course(tmp_path, monkeypatch):
-    project = bake_with(tmp_path, monkeypatch, no_input=True, config_file=str(department_config(tmp_path)),
-                        extra_context={"course_name": "Numerical Methods"})
+def test_a_department_config_file_sets_the_defaults_of_every_course(tmp_path):
+    project = bake(tmp_path / "out", {"course_name": "Numerical Methods"}, SKIP_LOCK,
+                   config_file=str(department_config(tmp_path)))
     assert project.name == "numerical-methods"
     assert_department_answers_landed(project)
 
 
-def test_replaying_last_years_answers_makes_the_same_course(tmp_path, monkeypatch):
+def test_replaying_last_years_answers_makes_the_same_course(tmp_path):
     config = department_config(tmp_path)
-    first = bake_with(tmp_path / "2026", monkeypatch, no_input=True, config_file=str(config),
-                      extra_context={"course_name": "Numerical Methods"})
-    replayed = bake_with(tmp_path / "2027", monkeypatch, replay=True, config_file=str(config))
+    first = bake(tmp_path / "2026", {"course_name": "Numerical Methods"}, SKIP_LOCK, config_file=str(config))
+    replayed = bake(tmp_path / "2027", env=SKIP_LOCK, replay=True, config_file=str(config))
     assert replayed.name == first.name
     assert_department_answers_landed(replayed)
     assert (replayed / ".cookiecutter.json").read_text() == (first / ".cookiecutter.json").read_text()
 
 
-def test_a_department_config_may_write_the_hub_version_as_a_yaml_number(tmp_path, monkeypatch):
+def test_a_department_config_may_write_the_hub_version_as_a_yaml_number(tmp_path):
     config = tmp_path / "department.yaml"
     config.write_text("default_context:\n  _jupyterhub_version: 6\n")
-    project = bake_with(tmp_path, monkeypatch, no_input=True, config_file=str(config))
+    project = bake(tmp_path / "out", env=SKIP_LOCK, config_file=str(config))
     assert "jupyterhub>=6,<7" in (project / "requirements-jupyter.in").read_text().splitlines()

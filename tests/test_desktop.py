@@ -12,7 +12,6 @@ import json
 import os
 import re
 import subprocess
-import time
 
 import pytest
 import requests
@@ -26,6 +25,7 @@ from tests.support.engine import engine, free_port, wait_for_url
 from tests.support.hub import running_hub
 from tests.support.kernel import in_a_jupyter_terminal, in_its_own_loop, run_cell
 from tests.support.matrices import DESKTOP_COURSE, answers_for, image_of
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.docker
 
@@ -126,10 +126,8 @@ def test_a_flask_app_opens_at_jupyters_proxy_address_with_the_token_only(desktop
         "from flask import Flask\napp = Flask(__name__)\n\n\n@app.route('/')\ndef hello():\n"
         "    return 'Hello from Flask'\n")
     in_a_jupyter_terminal(desktop_course.url, desktop_course.token, "flask --app hello run")
-    deadline = time.monotonic() + 30
-    while (answer := desktop_course.api("GET", "/proxy/5000/")).status_code != 200:
-        assert time.monotonic() < deadline, answer.text
-        time.sleep(0.5)
+    answer = wait_until(lambda: (page := desktop_course.api("GET", "/proxy/5000/")).status_code == 200 and page,
+                        timeout=30, message="the Flask app did not answer at /proxy/5000/")
     assert answer.text == "Hello from Flask"
     refused = requests.get(f"{desktop_course.url}/proxy/5000/", allow_redirects=False, timeout=30)
     assert refused.status_code == 302

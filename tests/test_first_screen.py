@@ -20,7 +20,7 @@ SCREEN_LINES = 24
 COURSE_LINES_BEFORE_THE_LINK = 10
 
 
-@pytest.mark.parametrize(("built", "opens"), [("default", "/lab"), ("py3.11-notebook-small", "/tree")],
+@pytest.mark.parametrize(("built", "opens"), [("default", "/lab"), ("py3.11-notebook-small-no-hub", "/tree")],
                          ids=["jupyterlab", "notebook-7"])
 def test_the_first_screen_shows_the_link_in_a_block_of_its_own_and_how_to_stop(built, opens, built_course):
     # A student without a .env: a new random token, printed in the link.

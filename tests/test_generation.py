@@ -319,7 +319,10 @@ def test_readme_generate_command_makes_the_default_project(tmp_path):
     readme = (template / "README.md").read_text(encoding="utf-8")
     command = re.search(r"python3 -m cookiecutter [^\n`]*", readme).group(0)
     checkout = tmp_path / "checkout"
-    shutil.copytree(template, checkout, ignore=shutil.ignore_patterns(".git", ".venv", "__pycache__"))
+    # The template itself, without what a checkout may also hold (a course already generated in it, .venv).
+    template_parts = {"cookiecutter.json", "hooks", "{{cookiecutter.__project_dir|slugify}}"}
+    shutil.copytree(template, checkout, ignore=lambda folder, names: [
+        name for name in names if (Path(folder) == template and name not in template_parts) or name == "__pycache__"])
     # Run as written, with this Python in place of python3 and without pinning.
     subprocess.run([sys.executable, *shlex.split(command)[1:]], cwd=checkout, check=True,
                    env={**os.environ, "JUPYTER_COURSE_SKIP_LOCK": "1"})

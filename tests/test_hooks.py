@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 from pathlib import Path
 
@@ -323,14 +322,6 @@ def test_hook_source_receives_answers_as_json_data():
         # No other Jinja anywhere: answers never become code.
         assert source.count("{{") == 1
         assert "{%" not in source
-
-
-def test_tojson_cannot_break_out_of_the_hook_string():
-    from jinja2 import Environment
-
-    hostile = "'''); import os; os.system('id') #\\"
-    rendered = Environment().from_string("r'''{{ x | tojson }}'''").render(x=hostile)
-    assert json.loads(eval(rendered)) == hostile  # noqa: S307 - the point of the test
 
 
 def test_template_code_passes_ruff():

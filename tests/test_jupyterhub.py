@@ -6,14 +6,12 @@ deploy/jupyterhub/jupyterhub_config.py with the default course image.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import shlex
 import shutil
 import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -25,6 +23,7 @@ from tests.support.course import PROC_STATUS, parse_proc_status
 from tests.support.engine import docker, engine, free_port, stop_process, wait_for_url
 from tests.support.git import git
 from tests.support.hub import IMPORT_THE_COURSE_PACKAGES, logged_in, running_hub
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.docker
 
@@ -149,14 +148,13 @@ def test_the_hub_serves_https_with_the_readmes_certificate_settings(hub, reposit
                                 f"--ConfigurableHTTPProxy.api_url=http://127.0.0.1:{free_port()}"],
                                cwd=checkout, env=environment, stdout=log, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 90
-        answer = None
-        while answer is None or answer.status_code != 200:  # 404 until the hub has set up the proxy's routes
+        def hub_api() -> requests.Response | None:  # 404 until the hub has set up the proxy's routes
             assert process.poll() is None, (tmp_path / "jupyterhub.log").read_text()
-            assert time.monotonic() < deadline, (tmp_path / "jupyterhub.log").read_text()
-            time.sleep(0.5)
-            with contextlib.suppress(requests.ConnectionError):
-                answer = requests.get(f"https://127.0.0.1:{port}/hub/api", verify=str(cert), timeout=5)
+            response = requests.get(f"https://127.0.0.1:{port}/hub/api", verify=str(cert), timeout=5)
+            return response if response.status_code == 200 else None
+
+        answer = wait_until(hub_api, timeout=90, ignoring=(requests.ConnectionError,),
+                            message=lambda: (tmp_path / "jupyterhub.log").read_text())
         assert "version" in answer.json()
         with pytest.raises(requests.ConnectionError):
             requests.get(f"http://127.0.0.1:{port}/hub/api", timeout=5)

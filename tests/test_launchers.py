@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import time
 
 import pytest
 import requests
 
 from tests.support.answers import DEFAULT_ANSWERS, bake_with
 from tests.support.engine import engine, free_port, remove_image, stop_process
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.docker
 
@@ -32,15 +32,14 @@ def test_repo2docker_builds_the_repository_and_its_container_serves_jupyter(laun
          "--image-name", image, "--publish", f"127.0.0.1:{port}:{port}", str(launcher_course)],
         stdout=log, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 900
-        token = None
-        while token is None:
+        def printed_token() -> str | None:
             output = (tmp_path / "repo2docker.log").read_text()
             assert process.poll() is None, output
-            assert time.monotonic() < deadline, output
             found = re.search(rf"127\.0\.0\.1:{port}/\S*\?token=([0-9a-f]+)", output)
-            token = found and found.group(1)
-            time.sleep(1)
+            return found and found.group(1)
+
+        token = wait_until(printed_token, timeout=900, interval=1,
+                           message=lambda: (tmp_path / "repo2docker.log").read_text())
         status = requests.get(f"http://127.0.0.1:{port}/api/status", params={"token": token}, timeout=10)
         assert status.status_code == 200
         assert requests.get(f"http://127.0.0.1:{port}/api/contents", timeout=10).status_code == 403

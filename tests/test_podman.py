@@ -13,7 +13,6 @@ import pwd
 import re
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,10 +20,19 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support.course import COURSE_CAPABILITIES, PROC_STATUS, Course, capability_names, parse_proc_status
+from tests.support.course import (
+    COURSE_CAPABILITIES,
+    PROC_STATUS,
+    Course,
+    capability_names,
+    fresh_checkout,
+    owners,
+    parse_proc_status,
+)
 from tests.support.desktop import check_gui_cell_draws_on_the_desktop
 from tests.support.engine import stop_process
 from tests.support.matrices import DESKTOP_COURSE, image_of
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.docker
 
@@ -88,42 +96,27 @@ def podman_socket(learner, learner_folder) -> str:
     service = subprocess.Popen(["podman", "system", "service", "--time=0", f"unix://{socket}"], user=learner.pw_uid,
                                group=learner.pw_gid, extra_groups=[], env=env, cwd=learner.pw_dir,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while not socket.exists():
+    def socket_made() -> bool:
         assert service.poll() is None, "podman system service stopped"
-        assert time.monotonic() < deadline, "the Podman socket did not appear"
-        time.sleep(0.2)
+        return socket.exists()
+
+    wait_until(socket_made, timeout=60, interval=0.2, message="the Podman socket did not appear")
     yield f"unix://{socket}"
     stop_process(service)
-
-
-def owners(folder: Path, leave_out: Path) -> dict[str, tuple[int, int]]:
-    return {str(path.relative_to(folder)): (path.lstat().st_uid, path.lstat().st_gid)
-            for path in folder.rglob("*") if path != leave_out and leave_out not in path.parents}
 
 
 @contextmanager
 def learners_checkout(learner, learner_folder, podman_socket, project: Path, name: str) -> Iterator[Course]:
     """The learner's own checkout of a course, started with `docker compose up` against their Podman."""
-    checkout = learner_folder / name
-    shutil.copytree(project, checkout, ignore=lambda folder, names: [
-        name for name in names if Path(folder).name == "work" and name != ".gitkeep"])
-    (checkout / "work" / "before.ipynb").write_text("{}")
+    checkout = fresh_checkout(project, learner_folder / name)
     for path in [checkout, *checkout.rglob("*")]:
         os.lchown(path, learner.pw_uid, learner.pw_gid)
     course = Course(checkout, project=name, env={"DOCKER_HOST": podman_socket})
     course.outside_work = owners(checkout, checkout / "work")
     course.compose("up", "--detach", timeout=600)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if course.api("GET", "/api/status").status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert time.monotonic() < deadline, course.compose("logs", check=False).stdout
-            time.sleep(0.5)
+        wait_until(lambda: course.api("GET", "/api/status").status_code == 200, timeout=120,
+                   ignoring=(requests.ConnectionError,), message=lambda: course.compose("logs", check=False).stdout)
         yield course
     finally:
         course.down()

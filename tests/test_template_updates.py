@@ -13,7 +13,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import nbformat
@@ -27,6 +26,7 @@ from tests.support.answers import DEFAULT_ANSWERS, SKIP_LOCK, TEMPLATE, requirem
 from tests.support.engine import docker, free_port, stop_process
 from tests.support.git import git
 from tests.support.git_http import served_with_password
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.docker, pytest.mark.network]
 
@@ -34,11 +34,11 @@ PROJECT_DIR = "{{cookiecutter.__project_dir|slugify}}"
 
 
 def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while git("ls-remote", f"git://127.0.0.1:{port}/template", cwd=TEMPLATE, check=False).returncode != 0:
+    def answers() -> bool:
         assert process.poll() is None, "git daemon stopped"
-        assert time.monotonic() < deadline, "git daemon did not answer"
-        time.sleep(0.2)
+        return git("ls-remote", f"git://127.0.0.1:{port}/template", cwd=TEMPLATE, check=False).returncode == 0
+
+    wait_until(answers, timeout=timeout, interval=0.2, message="git daemon did not answer")
 
 
 @pytest.fixture(scope="module")

@@ -59,10 +59,14 @@ def bake_with(cookies, answers: dict | None = None, env: dict | None = None) -> 
 
 
 def bake(output_dir: Path, answers: dict | None = None, env: dict | None = None, **options) -> Path:
-    """Bake into a folder of the caller's choosing (to see what a refusal leaves there), or from bench/."""
+    """Bake into a folder of the caller's choosing (to see what a refusal leaves there), or from bench/.
+
+    Other options go to cookiecutter() as they are (config_file, replay); without replay, no prompt is asked.
+    """
+    if not options.get("replay"):
+        options = {"no_input": True, "extra_context": answers or {}, **options}
     with environment(env):
-        return Path(cookiecutter(str(TEMPLATE), no_input=True, extra_context=answers or {},
-                                 output_dir=str(output_dir), **options))
+        return Path(cookiecutter(str(TEMPLATE), output_dir=str(output_dir), **options))
 
 
 def requirement_lines(text: str) -> list[str]:

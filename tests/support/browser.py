@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import shutil
-import time
 
 import pytest
 import requests
+
+from tests.support.waiting import wait_until
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -17,14 +18,12 @@ NOTEBOOK_PATH = {"lab": f"/lab/tree/course/{SMOKE_NOTEBOOK}", "notebook": f"/not
 
 def wait_for_idle_kernel(url: str, token: str, notebook: str, timeout: float = 90, interval: float = 0.5) -> None:
     """Wait until the page has started the notebook's kernel and the kernel is ready."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        sessions = requests.get(f"{url}/api/sessions", headers={"Authorization": f"token {token}"},
-                                timeout=30).json()
-        if any(s["path"].endswith(notebook) and s["kernel"]["execution_state"] == "idle" for s in sessions):
-            return
-        time.sleep(interval)
-    raise AssertionError(f"no idle kernel for {notebook}: {sessions}")
+    def sessions() -> list[dict]:
+        return requests.get(f"{url}/api/sessions", headers={"Authorization": f"token {token}"}, timeout=30).json()
+
+    wait_until(lambda: any(session["path"].endswith(notebook) and session["kernel"]["execution_state"] == "idle"
+                           for session in sessions()),
+               timeout=timeout, interval=interval, message=lambda: f"no idle kernel for {notebook}: {sessions()}")
 
 
 def chromium_path() -> str:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,6 +13,7 @@ import requests
 from docker.models.containers import Container
 
 from tests.support.engine import engine, free_port
+from tests.support.waiting import wait_until
 
 # Processes as /proc shows them inside the container, one line each:
 # "uid gid no-new-privs effective-capabilities bounding-set groups...".
@@ -52,6 +53,20 @@ def parse_proc_status(output: str) -> list[dict]:
     return [{"uid": int(uid), "gid": int(gid), "no_new_privs": flag, "capabilities": int(caps, 16),
              "bounding": int(bounding, 16), "groups": [int(group) for group in groups]}
             for uid, gid, flag, caps, bounding, *groups in (row.split() for row in output.splitlines())]
+
+
+def fresh_checkout(project: Path, path: Path) -> Path:
+    """A student's fresh clone of the course at path: work/ holds only .gitkeep, and the student's earlier file."""
+    shutil.copytree(project, path, ignore=lambda folder, names: [
+        name for name in names if Path(folder).name == "work" and name != ".gitkeep"])
+    (path / "work" / "before.ipynb").write_text("{}")
+    return path
+
+
+def owners(folder: Path, leave_out: Path) -> dict[str, tuple[int, int]]:
+    """(uid, gid) of every path under folder, leave_out and what is in it excepted."""
+    return {str(path.relative_to(folder)): (path.lstat().st_uid, path.lstat().st_gid)
+            for path in folder.rglob("*") if path != leave_out and leave_out not in path.parents}
 
 
 def uid_of_course_user(container: Container) -> str:
@@ -96,15 +111,11 @@ class Course:
         return self
 
     def wait_healthy(self, timeout: float = 120) -> None:
-        deadline = time.monotonic() + timeout
-        status = ""
-        while time.monotonic() < deadline:
-            status = self.container().attrs["State"].get("Health", {}).get("Status", "")
-            if status == "healthy":
-                return
-            time.sleep(0.5)
-        logs = self.compose("logs", check=False).stdout
-        raise AssertionError(f"container not healthy after {timeout}s ({status}):\n{logs}")
+        def health() -> str:
+            return self.container().attrs["State"].get("Health", {}).get("Status", "")
+
+        wait_until(lambda: health() == "healthy", timeout=timeout,
+                   message=lambda: f"container not healthy ({health()}):\n{self.compose('logs', check=False).stdout}")
 
     def api(self, method: str, path: str, token: str | None = "own", **kwargs) -> requests.Response:
         """Call Jupyter's REST API, with this course's token unless told otherwise."""
@@ -112,14 +123,25 @@ class Course:
         headers = {"Authorization": f"token {token}"} if token else {}
         return requests.request(method, self.url + path, headers=headers, timeout=30, **kwargs)
 
-    def exec(self, *command: str, user: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
-        """Run a command in the running container (as the course user unless told otherwise)."""
+    def exec(self, *command: str, user: str | None = None, check: bool = True,
+             timeout: float = 300) -> subprocess.CompletedProcess:
+        """Run a command in the running container (as the course user unless told otherwise).
+
+        A command that outlives timeout (a hung kernel) or fails (with check) fails the test with its output.
+        """
         container = self.container()
-        result = container.exec_run(list(command), user=user or uid_of_course_user(container), demux=True)
-        stdout, stderr = ((part or b"").decode() for part in result.output)
-        completed = subprocess.CompletedProcess(list(command), result.exit_code, stdout, stderr)
-        if check:
-            completed.check_returncode()
+        try:
+            completed = subprocess.run(
+                ["docker", "exec", "--user", user or uid_of_course_user(container), container.id, *command],
+                env={**os.environ, **self.env}, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired as expired:
+            # What it printed so far comes as bytes.
+            output = b"".join(part for part in (expired.stdout, expired.stderr) if isinstance(part, bytes))
+            raise AssertionError(f"{command} still running in the course container after {timeout} s:\n"
+                                 f"{output.decode(errors='replace')}") from None
+        if check and completed.returncode != 0:
+            raise AssertionError(f"{command} exited with {completed.returncode} in the course container:\n"
+                                 f"{completed.stdout}{completed.stderr}")
         return completed
 
     def course_uid(self) -> str:

@@ -10,6 +10,7 @@ from PIL import Image
 
 from tests.support.course import Course
 from tests.support.kernel import run_cell
+from tests.support.waiting import wait_until
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 ORANGE, BLUE = (255, 136, 0), (0, 0, 255)
@@ -68,11 +69,8 @@ def window_titles(course: Course) -> list[str]:
 
 
 def wait_for_windows(course: Course, titles: set[str], timeout: float = 30) -> list[str]:
-    deadline = time.monotonic() + timeout
-    while not titles <= set(found := window_titles(course)):
-        assert time.monotonic() < deadline, f"windows {titles} not on the desktop; it has {found}"
-        time.sleep(0.5)
-    return found
+    return wait_until(lambda: titles <= set(found := window_titles(course)) and found, timeout=timeout,
+                      message=lambda: f"windows {titles} not on the desktop; it has {window_titles(course)}")
 
 
 def open_desktop(course: Course, browser):

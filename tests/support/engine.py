@@ -6,11 +6,12 @@ import contextlib
 import functools
 import socket
 import subprocess
-import time
 from urllib.parse import urlparse
 
 import docker as docker_sdk
 import requests
+
+from tests.support.waiting import wait_until
 
 
 def docker(*args: str, timeout: float = 900, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
@@ -68,16 +69,12 @@ def stop_process(process: subprocess.Popen, timeout: float = 60) -> None:
 def wait_for_url(url: str, *, timeout: float, process: subprocess.Popen | None = None,
                  explain=lambda: "") -> None:
     """Poll url until it answers 200; fail with explain() if process stops or time runs out."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if requests.get(url, timeout=5).status_code == 200:
-                return
-        except requests.ConnectionError:
-            pass
+    def answers() -> bool:
         assert process is None or process.poll() is None, explain()
-        assert time.monotonic() < deadline, f"{url} did not answer in {timeout}s. {explain()}"
-        time.sleep(0.2)
+        return requests.get(url, timeout=5).status_code == 200
+
+    wait_until(answers, timeout=timeout, interval=0.2, ignoring=(requests.ConnectionError,),
+               message=lambda: f"{url} did not answer. {explain()}")
 
 
 def free_port() -> int:

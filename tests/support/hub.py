@@ -7,7 +7,6 @@ import os
 import re
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,8 +14,9 @@ from pathlib import Path
 
 import requests
 
-from tests.support.engine import docker, free_port, stop_process
+from tests.support.engine import docker, free_port, stop_process, wait_for_url
 from tests.support.kernel import execute, in_its_own_loop
+from tests.support.waiting import wait_until
 
 TEST_PASSWORD = "not-for-production"
 # A browser's path to a student's server: every redirect of the login, the
@@ -51,6 +51,10 @@ class Hub:
     token: str
     slug: str
     process: subprocess.Popen
+    log: Path
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log.read_text().splitlines()[-lines:])
 
     def api(self, method: str, path: str, **kwargs) -> requests.Response:
         return requests.request(method, f"{self.url}/hub/api{path}", timeout=60,
@@ -59,7 +63,7 @@ class Hub:
     def start_server(self, user: str) -> None:
         """Start the user's server and follow its progress, as the hub's page does in a browser, until ready."""
         response = self.api("POST", f"/users/{user}/server")
-        assert response.status_code in (201, 202), response.text
+        assert response.status_code in (201, 202), f"{response.text}\n{self.log_tail()}"
         # The hub sends each step as a server-sent event; the last one says whether the server is ready.
         with requests.get(f"{self.url}/hub/api/users/{user}/server/progress", stream=True, timeout=180,
                           headers={"Authorization": f"token {self.token}"}) as progress:
@@ -67,15 +71,13 @@ class Hub:
             events = [json.loads(line[len("data:"):]) for line in progress.iter_lines(decode_unicode=True)
                       if line.startswith("data:")]
         assert events, f"the hub sent no progress for {user}'s server"
-        assert events[-1].get("ready"), f"{user}'s server did not become ready: {events[-1]}"
+        assert events[-1].get("ready"), f"{user}'s server did not become ready: {events[-1]}\n{self.log_tail()}"
 
     def stop_server(self, user: str) -> None:
         response = self.api("DELETE", f"/users/{user}/server")
         assert response.status_code in (202, 204), response.text
-        deadline = time.monotonic() + 120
-        while self.api("GET", f"/users/{user}").json()["servers"]:
-            assert time.monotonic() < deadline, f"{user}'s server did not stop"
-            time.sleep(1)
+        wait_until(lambda: not self.api("GET", f"/users/{user}").json()["servers"], timeout=120, interval=1,
+                   message=f"{user}'s server did not stop")
 
     def user_token(self, user: str) -> str:
         response = self.api("POST", f"/users/{user}/tokens", json={"note": "course tests"})
@@ -116,18 +118,9 @@ def running_hub(project: Path, workdir: Path, students: list[str], environment: 
     log = (workdir / "jupyterhub.log").open("w")
     process = subprocess.Popen([shutil.which("jupyterhub"), "-f", str(workdir / "test_config.py")], cwd=project,
                                env={**os.environ, **(environment or {})}, stdout=log, stderr=subprocess.STDOUT)
-    hub = Hub(f"http://127.0.0.1:{port}", token, project.name, process)
+    hub = Hub(f"http://127.0.0.1:{port}", token, project.name, process, workdir / "jupyterhub.log")
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert process.poll() is None, (workdir / "jupyterhub.log").read_text()
-            try:
-                if hub.api("GET", "/").status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert time.monotonic() < deadline, (workdir / "jupyterhub.log").read_text()
-            time.sleep(0.5)
+        wait_for_url(f"{hub.url}/hub/api/", timeout=90, process=process, explain=hub.log.read_text)
         # The hub creates the allowed users itself.
         assert {user["name"] for user in hub.api("GET", "/users").json()} >= set(students)
         yield hub
@@ -168,10 +161,8 @@ def open_own_server(session: requests.Session, url: str, user: str, path: str,
     """
     spawn = session.get(f"{url}/hub/spawn/{user}", timeout=60)
     assert spawn.status_code == 200, f"starting {user}'s server: {spawn.status_code} {spawn.text[:500]}"
-    deadline = time.monotonic() + timeout
-    while True:
+    def opened() -> requests.Response | None:
         page = session.get(f"{url}/user/{user}{path}", timeout=60)
-        if page.status_code == 200 and page.url == f"{url}/user/{user}{path}":
-            return page
-        assert time.monotonic() < deadline, f"{user}'s server did not open {path}: {page.status_code} at {page.url}"
-        time.sleep(1)
+        return page if page.status_code == 200 and page.url == f"{url}/user/{user}{path}" else None
+
+    return wait_until(opened, timeout=timeout, interval=1, message=f"{user}'s server did not open {path}")

@@ -87,7 +87,8 @@ DESKTOP_COURSE = "py3.13-lab-desktop-flask"
 CUSTOM_BASE = f"registry.example.edu/mirror/python:{DEFAULT_ANSWERS['python_version']}-slim"
 BUILT_COURSES = {
     "default": {},
-    "py3.11-notebook-small": {"python_version": "3.11", "interface": "notebook", "packages": "requests"},
+    "py3.11-notebook-small-no-hub": {"python_version": "3.11", "interface": "notebook", "packages": "requests",
+                                     "jupyterhub": False},
     "py3.13-lab-data-science-graphviz": {"packages": DATA_SCIENCE, "apt_packages": "graphviz"},
     "py3.14-lab-small": {"python_version": "3.14", "packages": SMALL},
     "py3.13-custom-base-notebook": {"base_image": "custom", "custom_base_image": CUSTOM_BASE,
