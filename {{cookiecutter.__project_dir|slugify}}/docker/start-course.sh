@@ -33,17 +33,20 @@ if [ -n "${COURSE_NOTICE:-}" ]; then
     say "$COURSE_NOTICE"
 fi
 
-if [ "$(id -u)" -ne 0 ]; then
+# Every start runs this: bash's own variables and builtins where they do, so
+# that Jupyter is not kept waiting by a dozen small programs.
+if [ "$EUID" -ne 0 ]; then
     exec "$@"
 fi
 
 # NB_USER can come from the environment (repo2docker, a hub): it must be a
 # plain user name of this image, and never root, or the command below would
 # keep root's rights.
-if [[ ! "$user" =~ ^[a-z_][a-z0-9_-]*$ ]] || ! course_uid=$(id -u -- "$user" 2>/dev/null); then
+if [[ ! "$user" =~ ^[a-z_][a-z0-9_-]*$ ]] || ! account=$(getent passwd "$user"); then
     say "NB_USER=$user is not a user of this image: unset NB_USER"
     exit 1
 fi
+IFS=: read -r _ _ course_uid course_gid _ <<<"$account"
 if [ "$course_uid" -eq 0 ]; then
     say "NB_USER=$user is root; Jupyter never runs as root: unset NB_USER"
     exit 1
@@ -68,12 +71,12 @@ writable_by() {  # uid gid folder
     setpriv --reuid="$1" --regid="$2" --clear-groups -- test -w "$3"
 }
 
-course_gid=$(id -g -- "$user")
 if [ ! -d "$work" ]; then
     run_as "$course_uid" "$course_gid" "$@"
 fi
-uid=$(stat -c %u "$work")
-gid=$(stat -c %g "$work")
+owner=$(stat -c '%u %g' "$work")
+uid=${owner% *}
+gid=${owner#* }
 
 if [ "$uid" -eq 0 ] && rootless; then
     run_as 0 0 "$@"
@@ -94,7 +97,10 @@ fi
 # is enough to write there).
 [ "$gid" -ne 0 ] || gid=$course_gid
 # Names for the ids, for the shell prompt and tools that look them up; no
-# file changes owner.
-getent group "$gid" >/dev/null || groupadd --gid "$gid" course-files
-sed -i "s/^${user}:\([^:]*\):[0-9]*:[0-9]*:/${user}:\1:${uid}:${gid}:/" /etc/passwd
+# file changes owner. Already so when the course user has them (uid 1000, or
+# the container's earlier start).
+if [ "$uid:$gid" != "$course_uid:$course_gid" ]; then
+    getent group "$gid" >/dev/null || groupadd --gid "$gid" course-files
+    sed -i "s/^${user}:\([^:]*\):[0-9]*:[0-9]*:/${user}:\1:${uid}:${gid}:/" /etc/passwd
+fi
 run_as "$uid" "$gid" "$@"
