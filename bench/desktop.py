@@ -32,6 +32,7 @@ from tests.support.course import Course
 from tests.support.desktop import ORANGE, pixels_near
 from tests.support.engine import free_port
 from tests.support.kernel import run_cell
+from tests.support.matrices import image_of
 
 COURSES = {"desktop=no": {"desktop": False}, "desktop=yes": {"desktop": True}}
 WINDOW_CELL = ("import tkinter\nwindow = tkinter.Tk()\nwindow.geometry('320x240+60+60')\n"
@@ -102,7 +103,7 @@ def main() -> None:
             project = make_project(scratch / slug, {**answers, "project_slug": slug})
             run("docker", "compose", "build", cwd=project)
             courses[name] = Course(project, name=name)
-        images = {name: f"ghcr.io/your-org/{course.path.name}:latest" for name, course in courses.items()}
+        images = {name: image_of(course.path) for name, course in courses.items()}
         results["image size"] = {name: int(run("docker", "image", "inspect", "--format", "{{.Size}}", image)
                                            .stdout) for name, image in images.items()}
 

@@ -36,6 +36,7 @@ from playwright.sync_api import sync_playwright
 
 from tests.support.browser import CHROMIUM_FLAGS, NOTEBOOK_PATH, SMOKE_NOTEBOOK, wait_for_idle_kernel
 from tests.support.engine import free_port
+from tests.support.matrices import image_of
 from tests.support.registry import Registry
 
 # The template before the start-up changes (the course's own network, `jupyter lab`,
@@ -141,7 +142,7 @@ def main() -> None:
             run("docker", "compose", "build", cwd=project)
         reference_tag = "bench-first-day-reference:latest"
         run("docker", "build", "--tag", reference_tag, str(reference))
-        ours_tag = "ghcr.io/your-org/first-day:latest"
+        ours_tag = image_of(ours_project)
 
         results["download"] = downloads(scratch / "registry", base, {"ours": ours_tag, "reference": reference_tag})
 
@@ -168,8 +169,7 @@ def main() -> None:
             browser.close()
         results["time to first output"] = {name: per_part(runs) for name, runs in outputs.items()}
 
-        run("docker", "image", "rm", "--force", ours_tag, "ghcr.io/your-org/first-day-before:latest",
-            reference_tag, check=False)
+        run("docker", "image", "rm", "--force", ours_tag, image_of(before_project), reference_tag, check=False)
 
     save("first day", results)
     size = results["download"]

@@ -9,7 +9,6 @@ reference / ours cold-build ratio last.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import tempfile
@@ -19,6 +18,8 @@ from pathlib import Path
 
 import requests
 from common import DATA_SCIENCE_PACKAGES, base_image, make_project, ratio, report, run, save, summary, timed
+
+from tests.support.matrices import image_of
 
 REFERENCE_DOCKERFILE = """\
 FROM {base}
@@ -122,7 +123,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         project = make_project(Path(scratch), {"project_slug": "bench-course", "packages": DATA_SCIENCE_PACKAGES,
                                                "jupyterhub": "no"})
-        ours_tag = json.loads((project / ".cookiecutter.json").read_text())["image_registry"] + "/bench-course:latest"
+        ours_tag = image_of(project)
         reference = Path(scratch, "reference")
         reference.mkdir()
         (reference / "Dockerfile").write_text(REFERENCE_DOCKERFILE.format(base=base))
