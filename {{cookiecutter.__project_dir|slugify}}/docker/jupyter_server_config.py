@@ -14,11 +14,6 @@ c.LabApp.extension_manager = "readonly"
 # nineteen of them. JupyterLab's side is off too (docker/jupyterlab-page-config.json);
 # code hints come from the kernel.
 c.ServerApp.jpserver_extensions.update({"jupyter_lsp": False})
-# Jupyter Server hands Tornado a websocket ping timeout three times its ping
-# interval, which Tornado refuses with a warning in the student's terminal at
-# every kernel connection; equal values change nothing else. (A plain dict:
-# JupyterHub's single-user server reads this setting as one.)
-c.ServerApp.tornado_settings = {"ws_ping_interval": 30000, "ws_ping_timeout": 30000}
 # The student's own folder: everything created in Jupyter is saved there. The
 # course's notebooks appear in it as course/, read-only (compose.yaml).
 c.ServerApp.root_dir = os.path.expanduser("~/work")

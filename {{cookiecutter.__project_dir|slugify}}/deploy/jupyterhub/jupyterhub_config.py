@@ -66,6 +66,21 @@ c.DockerSpawner.notebook_dir = "/home/{{ cookiecutter.__user }}/work"
 c.DockerSpawner.volumes = {"{{ cookiecutter.project_slug }}-{username}": "/home/{{ cookiecutter.__user }}/work"}
 c.DockerSpawner.remove = True
 c.DockerSpawner.mem_limit = MEMORY_LIMIT
+c.DockerSpawner.cpu_limit = CPU_LIMIT
+c.DockerSpawner.extra_host_config = {
+    "pids_limit": PIDS_LIMIT,
+    # The server runs as the course user and needs no capability; nothing in
+    # it can gain one (setuid programs included).
+    "cap_drop": ["ALL"],
+    "security_opt": ["no-new-privileges:true"],
+}
+# The image's HEALTHCHECK is for `docker compose up` on a laptop; the hub checks
+# its servers itself. Left on, it would run a Python process in every
+# student's container every 5 seconds (about 1 CPU-second a minute each).
+c.DockerSpawner.extra_create_kwargs = {"healthcheck": {"test": ["NONE"]}}
+c.DockerSpawner.name_template = "{{ cookiecutter.project_slug }}-{username}"
+c.Spawner.start_timeout = 180
+c.Spawner.http_timeout = 120
 
 
 def memory_for_students_gb() -> float:
@@ -80,21 +95,6 @@ def memory_for_students_gb() -> float:
 # Servers still starting count too, so a whole class clicking Start at once is
 # held to the same number.
 c.JupyterHub.active_server_limit = max(1, int(memory_for_students_gb() // STUDENT_MEMORY_GB))
-c.DockerSpawner.cpu_limit = CPU_LIMIT
-c.DockerSpawner.extra_host_config = {
-    "pids_limit": PIDS_LIMIT,
-    # The server runs as the course user and needs no capability; nothing in
-    # it can gain one (setuid programs included).
-    "cap_drop": ["ALL"],
-    "security_opt": ["no-new-privileges:true"],
-}
-# The image's HEALTHCHECK is for `docker compose up` on a laptop; the hub checks
-# its servers itself. Off here, it would run a Python process in every
-# student's container every 5 seconds (about 1 CPU-second a minute each).
-c.DockerSpawner.extra_create_kwargs = {"healthcheck": {"test": ["NONE"]}}
-c.DockerSpawner.name_template = "{{ cookiecutter.project_slug }}-{username}"
-c.Spawner.start_timeout = 180
-c.Spawner.http_timeout = 120
 
 
 # The students' network: each student's server reaches the hub's API, and the
