@@ -32,13 +32,11 @@ from pathlib import Path
 import requests
 from common import base_image, make_project, run, save, summary
 from cpu import Meter, children_cpu, container_cpu, engine_cpu, jupyter_cpu, tree_cpu
+from images import TOKEN, seconds_to_answer
 
 from tests.support.engine import engine, free_port
 from tests.support.hub import IMPORT_THE_COURSE_PACKAGES, Hub, logged_in, running_hub
 from tests.support.matrices import image_of
-
-TOKEN = "bench"
-STARTS = ("engine", "start-course and tini", "Jupyter, start to answering")
 
 
 def resident_bytes(pid: int) -> int:
@@ -73,18 +71,6 @@ def start(hub: Hub, user: str, began: float) -> float | str:
     return time.monotonic() - began
 
 
-def wait_until_answering(url: str, limit: float = 120) -> None:
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(url, timeout=5).status_code == 200:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.05)
-    raise AssertionError(f"{url} did not answer in {limit} s")
-
-
 def inside(container_id: str) -> dict[str, float]:
     """The container's CPU so far: Jupyter's server, and the rest (start-course, then tini)."""
     jupyter = jupyter_cpu(container_id)
@@ -99,7 +85,7 @@ def plain_start(image: str) -> dict[str, float]:
     container = run("docker", "run", "--detach", "--env", f"JUPYTER_TOKEN={TOKEN}", "--publish",
                     f"127.0.0.1:{port}:8888", image).stdout.strip()
     try:
-        wait_until_answering(f"http://127.0.0.1:{port}/api/status?token={TOKEN}")
+        seconds_to_answer(f"http://127.0.0.1:{port}", TOKEN)
         parts = {"wall": time.monotonic() - began, "the docker command": children_cpu() - client,
                  **meter.read(), **inside(container)}
         before = container_cpu(container)

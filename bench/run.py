@@ -70,7 +70,8 @@ def header() -> list[str]:
             "![Benchmarks chart](benchmarks.png)", ""]
 
 
-# Sections saved before runs recorded themselves: their script is known, their date and machine are not.
+# The script behind each section, in the order run.py runs them (for sections saved before runs recorded
+# themselves, the only record of where they came from).
 SCRIPTS = {"pinning": "pinning.py", "images": "images.py", "first day": "first_day.py", "hub": "hub.py",
            "pytorch": "pytorch.py", "desktop": "desktop.py", "arm64": "arm64.py", "suite": "suite.py"}
 
@@ -163,7 +164,8 @@ def suite_section(suite: dict) -> Section:
             "already holds).", ""], []
 
 
-SPLIT_PARTS = (("the docker command", "—"), ("hub and its proxy", "the hub's spawn handling (with its proxy)"),
+SPLIT_PARTS = (("the docker command", "the `docker run` command"),
+               ("hub and its proxy", "the hub's spawn handling (with its proxy)"),
                ("engine", "the engine: container created and started"),
                ("start-course and tini", "start-course, then tini"),
                ("Jupyter, start to answering", "Jupyter's server, start to answering"))
@@ -178,8 +180,7 @@ def hub_split_lines(split: dict) -> list[str]:
     lines = ["| CPU-seconds, median | `docker run` to /api/status | a student's start on the hub, to ready |",
              "|---|---|---|"]
     for part, label in SPLIT_PARTS:
-        lines.append(f"| {label if part != 'the docker command' else 'the `docker run` command'} "
-                     f"| {cell(plain, part)} | {cell(hub, part)} |")
+        lines.append(f"| {label} | {cell(plain, part)} | {cell(hub, part)} |")
     lines += [f"| **start, all parts** | **{plain['start, all parts']['median']:.2f}** "
               f"| **{hub['start, all parts']['median']:.2f}** |",
               f"| then the first page (JupyterLab's HTML; on the hub through its OAuth handshake) "
