@@ -16,13 +16,15 @@ import tempfile
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit, urlunsplit
 
-# The pre-generation hook has already checked every requirement against the
-# same grammar; this only splits them (a comma followed by an operator
-# continues a specifier list, e.g. numpy>=1.26,<3; one in brackets separates extras).
-REQUIREMENT_SEPARATOR = re.compile(r"[\s,]+(?![~=!<>])(?![^\[]*\])")
+if __name__ == "__main__":
+    # Cookiecutter runs a rendered copy of this file from a temporary folder:
+    # the template's folder, where the rules are, comes as data.
+    sys.path.insert(0, json.loads(r'''{{ answer_rules_folder | tojson }}'''))
+
+# The pre-generation hook has already checked every requirement; this only splits them.
+from hooks.answer_rules import SKIP_LOCK_VARIABLE, split_requirements  # noqa: E402
+
 UNPINNED_MARKER = "# NOT PINNED YET"
-# Set to 1 to write the project without resolving (what an offline machine gets).
-SKIP_LOCK_VARIABLE = "JUPYTER_COURSE_SKIP_LOCK"
 
 # How uv says it could not reach the index (as opposed to a resolution failure).
 NETWORK_FAILURES = (
@@ -70,10 +72,6 @@ class PinningFailed(RuntimeError):
 
 class UvUnavailable(RuntimeError):
     """uv is neither installed nor installable: the message says why."""
-
-
-def split_requirements(packages: str) -> list[str]:
-    return [part for part in REQUIREMENT_SEPARATOR.split(packages.strip()) if part]
 
 
 # Where a course without GPUs takes PyTorch from (kept only when it uses PyTorch).

@@ -1,7 +1,8 @@
 """Check every answer before anything is generated.
 
 Cookiecutter renders this file, so the answers arrive as JSON data (never as
-code) at the bottom; everything above is plain Python that tests import.
+code) at the bottom; everything above is plain Python that tests import. The
+rules shared with cookiecutter.json and the other hook are in answer_rules.py.
 """
 
 from __future__ import annotations
@@ -11,17 +12,25 @@ import re
 import sys
 import unicodedata
 
-# Newest first, as the question lists them.
-PYTHON_VERSIONS = ("3.14", "3.13", "3.12", "3.11", "3.10")
-BASE_IMAGES = ("python-slim", "jupyter-minimal-notebook", "jupyter-scipy-notebook", "custom")
-# quay.io/jupyter/* publishes a python-X.Y tag only for these versions.
-JUPYTER_STACKS_PYTHON = ("3.11", "3.12", "3.13")
-INTERFACES = ("lab", "notebook")
-# The packages PyTorch builds once per accelerator (CPU-only, CUDA, ...): with
-# gpu=no they come from PyTorch's CPU-only index (see pytorch-cpu/pyproject.toml).
-PYTORCH_PACKAGES = ("torch", "torchvision", "torchaudio")
+if __name__ == "__main__":
+    # Cookiecutter runs a rendered copy of this file from a temporary folder:
+    # the template's folder, where the rules are, comes as data.
+    sys.path.insert(0, json.loads(r'''{{ answer_rules_folder | tojson }}'''))
 
-SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+from hooks.answer_rules import (  # noqa: E402
+    BASE_IMAGES,
+    INTERFACES,
+    JUPYTER_STACKS_PYTHON,
+    MAX_SLUG,
+    MISSING_PRIVATE,
+    PYTHON_VERSIONS,
+    SLUG,
+    derived_answers,
+    is_stacks,
+    split_requirements,
+    yes_no_questions,
+)
+
 # ASCII digits only (str.isdigit() also takes "٨٨٨٨" and "²²²²"), no leading zero.
 PORT = re.compile(r"[1-9][0-9]{3,4}")
 # A registry host with an optional port, then lowercase path components,
@@ -51,10 +60,6 @@ _NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?"
 _VERSION = r"[A-Za-z0-9_.*+!-]+"
 _SPECIFIER = rf"(?:~=|===|==|!=|<=|>=|<|>){_VERSION}"
 REQUIREMENT = re.compile(rf"{_NAME}(?:\[{_NAME}(?:,{_NAME})*\])?(?:{_SPECIFIER}(?:,{_SPECIFIER})*)?")
-# Requirements are separated by commas or white space; a comma followed by an
-# operator continues the previous requirement's specifier list, and one inside
-# brackets separates extras.
-REQUIREMENT_SEPARATOR = re.compile(r"[\s,]+(?![~=!<>])(?![^\[]*\])")
 # What pip and uv read as a file beside requirements.in, not a name on the index.
 PACKAGE_FILE_SUFFIXES = (".whl", ".zip", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".egg")
 
@@ -77,7 +82,7 @@ REPOSITORY_URL = re.compile(r"https://[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(
 # characters.
 MAX_LENGTH = {
     "course_name": 120,
-    "project_slug": 63,
+    "project_slug": MAX_SLUG,
     "instructor_name": 120,
     "instructor_email": 254,
     "image_registry": 180,
@@ -87,9 +92,6 @@ MAX_LENGTH = {
     "apt_packages": 1000,
 }
 MAX_IMAGE_NAME = 255
-# What cookiecutter.json renders for a derived value whose answers it cannot
-# see: cookiecutter --replay with a file that lacks it derives it alone.
-MISSING_PRIVATE = "not-in-the-replay-file"
 # Unicode categories that never belong in a one-line answer: controls (C0 and
 # C1), format characters (bidi overrides, zero-width spaces), surrogates,
 # private use, and line and paragraph separators.
@@ -100,11 +102,6 @@ EMOJI_PRESENTATION = "\ufe0f"
 
 class InvalidAnswer(ValueError):
     """An answer that cannot produce a working course repository."""
-
-
-def split_requirements(packages: str) -> list[str]:
-    """Split the packages answer into requirement strings, in order."""
-    return [part for part in REQUIREMENT_SEPARATOR.split(packages.strip()) if part]
 
 
 def joins_an_emoji(text: str, index: int) -> bool:
@@ -271,42 +268,6 @@ def check_index_url(name: str, url: object) -> None:
         )
 
 
-def pytorch_cpu_packages(packages: str, gpu: bool) -> list[str]:
-    """The PyTorch packages a course without GPUs takes from PyTorch's CPU-only index."""
-    names = []
-    for requirement in split_requirements(packages):
-        name = re.split(r"[\[<>=!~]", requirement.lower(), maxsplit=1)[0]
-        if name in PYTORCH_PACKAGES and name not in names:
-            names.append(name)
-    return [] if gpu else names
-
-
-def is_stacks(base_image: str) -> bool:
-    """A Jupyter Docker Stacks base (conda, user jovyan), as cookiecutter.json's __stacks says."""
-    return base_image.startswith("jupyter-")
-
-
-def derived_answers(answers: dict) -> dict[str, str]:
-    """The private values cookiecutter.json derives from the public answers, computed again."""
-    slug, version, base = answers["project_slug"], answers["python_version"], answers["base_image"]
-    if base == "python-slim":
-        base_image = f"python:{version}-slim"
-    elif base == "custom":
-        base_image = answers["custom_base_image"]
-    else:
-        base_image = f"quay.io/jupyter/{base.removeprefix('jupyter-')}:python-{version}"
-    pytorch = pytorch_cpu_packages(answers["packages"], answers["gpu"])
-    return {
-        "__project_dir": slug,
-        "__image": f"{answers['image_registry']}/{slug}",
-        "__base_image": base_image,
-        "__stacks": "yes" if is_stacks(base) else "",
-        "__user": "jovyan" if is_stacks(base) else "student",
-        "__default_url": "/lab" if answers["interface"] == "lab" else "/tree",
-        "__pytorch_cpu": json.dumps(pytorch) if pytorch else "",
-    }
-
-
 def check_derived(answers: dict) -> None:
     """Refuse private values given on the command line: they bypass every check above."""
     for name, expected in derived_answers(answers).items():
@@ -347,7 +308,7 @@ def check_answers(answers: dict) -> None:
     check_packages(answers["packages"])
     check_apt_packages(answers["apt_packages"])
     check_choice("interface", answers["interface"], INTERFACES)
-    for flag in ("desktop", "gpu", "include_ci", "include_devcontainer", "jupyterhub"):
+    for flag in yes_no_questions():
         check_flag(flag, answers[flag])
     check_port(answers["jupyter_port"])
     check_jupyterhub_version(answers["_jupyterhub_version"])

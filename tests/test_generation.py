@@ -9,6 +9,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import nbformat
@@ -21,9 +22,8 @@ except ImportError:  # Python 3.10
     import tomli as tomllib
 
 from hooks import post_gen_project as post
-from hooks import pre_gen_project as pre
-from hooks.pre_gen_project import split_requirements
-from tests.support.answers import DEFAULT_SLUG, DEFAULTS, TEMPLATE, requirement_lines
+from hooks.answer_rules import PYTORCH_PACKAGES, SKIP_LOCK_VARIABLE, pytorch_cpu_packages, split_requirements
+from tests.support.answers import DEFAULT_SLUG, DEFAULTS, SKIP_LOCK, TEMPLATE, requirement_lines
 from tests.support.engine import docker, engine
 from tests.support.git import git
 from tests.support.matrices import CHOICES, COMBINATIONS, FLAGS
@@ -44,6 +44,8 @@ ALWAYS = {
 CI_FILES = {".github/workflows/image.yml"}
 DEVCONTAINER_FILES = {".devcontainer/devcontainer.json"}
 JUPYTERHUB_FILES = {"deploy/jupyterhub/jupyterhub_config.py", "deploy/jupyterhub/README.md", "deploy/z2jh/values.yaml"}
+# What the template is, at its root: what a zip or a copy of it holds.
+TEMPLATE_PARTS = {"cookiecutter.json", "hooks", "{{cookiecutter.__project_dir|slugify}}"}
 LEFTOVER_JINJA = re.compile(r"(?<!\$)\{\{|\{%|%\}|\{#")
 
 
@@ -73,7 +75,7 @@ def test_exactly_the_chosen_files_exist(project):
         expected |= DEVCONTAINER_FILES
     if answers["jupyterhub"]:
         expected |= JUPYTERHUB_FILES
-    if pre.pytorch_cpu_packages(answers["packages"], answers["gpu"]):
+    if pytorch_cpu_packages(answers["packages"], answers["gpu"]):
         expected |= {"pytorch-cpu/pyproject.toml"}
     if answers["desktop"]:
         expected |= set(post.DESKTOP_FILES)
@@ -82,7 +84,7 @@ def test_exactly_the_chosen_files_exist(project):
 
 def test_pytorch_without_gpus_is_pinned_and_installed_through_its_cpu_index(project):
     answers = answers_of(project)
-    uses = pre.pytorch_cpu_packages(answers["packages"], answers["gpu"])
+    uses = pytorch_cpu_packages(answers["packages"], answers["gpu"])
     dockerfile = (project / "Dockerfile").read_text()
     assert ("--sources /opt/course/pytorch-cpu/pyproject.toml" in dockerfile) == bool(uses)
     assert ("!pytorch-cpu/pyproject.toml" in (project / ".dockerignore").read_text()) == bool(uses)
@@ -91,7 +93,7 @@ def test_pytorch_without_gpus_is_pinned_and_installed_through_its_cpu_index(proj
         assert settings["project"]["dependencies"] == uses
         assert settings["tool"]["uv"]["index"] == [
             {"name": "pytorch-cpu", "url": DEFAULTS["_pytorch_cpu_index"], "explicit": True}]
-        assert set(settings["tool"]["uv"]["sources"]) == set(pre.PYTORCH_PACKAGES)
+        assert set(settings["tool"]["uv"]["sources"]) == set(PYTORCH_PACKAGES)
 
 
 def test_answers_given_are_the_answers_used(project, request):
@@ -320,13 +322,35 @@ def test_readme_generate_command_makes_the_default_project(tmp_path):
     command = re.search(r"python3 -m cookiecutter [^\n`]*", readme).group(0)
     checkout = tmp_path / "checkout"
     # The template itself, without what a checkout may also hold (a course already generated in it, .venv).
-    template_parts = {"cookiecutter.json", "hooks", "{{cookiecutter.__project_dir|slugify}}"}
     shutil.copytree(template, checkout, ignore=lambda folder, names: [
-        name for name in names if (Path(folder) == template and name not in template_parts) or name == "__pycache__"])
+        name for name in names if (Path(folder) == template and name not in TEMPLATE_PARTS) or name == "__pycache__"])
     # Run as written, with this Python in place of python3 and without pinning.
     subprocess.run([sys.executable, *shlex.split(command)[1:]], cwd=checkout, check=True,
-                   env={**os.environ, "JUPYTER_COURSE_SKIP_LOCK": "1"})
+                   env={**os.environ, **SKIP_LOCK})
     assert (checkout / DEFAULT_SLUG / "compose.yaml").is_file()
+
+
+def test_the_readme_names_the_variable_that_skips_pinning():
+    assert f"`{SKIP_LOCK_VARIABLE}=1`" in (TEMPLATE / "README.md").read_text(encoding="utf-8")
+
+
+def test_a_zip_of_the_template_makes_the_default_course(tmp_path):
+    # Cookiecutter unpacks a zip into a folder of its own: the hooks and cookiecutter.json's private
+    # values must find the answer rules there, not in this checkout (the run starts outside it).
+    archive = tmp_path / "cookiecutter-jupyter-course.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:  # as GitHub's "Download ZIP" lays it out
+        bundle.write(TEMPLATE, "cookiecutter-jupyter-course")
+        for path in sorted(TEMPLATE.rglob("*")):
+            relative = path.relative_to(TEMPLATE)
+            if relative.parts[0] in TEMPLATE_PARTS and "__pycache__" not in relative.parts:
+                bundle.write(path, Path("cookiecutter-jupyter-course") / relative)
+    config = tmp_path / "cookiecutter.yaml"  # cookiecutter unpacks into cookiecutters_dir
+    config.write_text(yaml.safe_dump({"cookiecutters_dir": str(tmp_path / "unpacked"),
+                                      "replay_dir": str(tmp_path / "replay")}))
+    subprocess.run([sys.executable, "-m", "cookiecutter", "--no-input", str(archive)], cwd=tmp_path, check=True,
+                   env={**os.environ, **SKIP_LOCK, "COOKIECUTTER_CONFIG": str(config)})
+    compose = yaml.safe_load((tmp_path / DEFAULT_SLUG / "compose.yaml").read_text(encoding="utf-8"))
+    assert compose["services"]["jupyter"]["image"] == f"{DEFAULTS['image_registry']}/{DEFAULT_SLUG}:latest"
 
 
 @pytest.mark.parametrize("combination", [name for name, answers in COMBINATIONS.items() if answers["jupyterhub"]])

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from hooks import answer_rules as rules
 from hooks import post_gen_project as post
 from hooks import pre_gen_project as pre
 from tests.support.answers import (
@@ -27,7 +28,7 @@ def default_answers(**changes) -> dict:
     answers.update({key: value for key, value in DEFAULTS.items() if key.startswith("_") and not key.startswith("__")
                     and not isinstance(value, dict)})
     answers.update({key: value for key, value in changes.items() if not key.startswith("__")})
-    answers.update(pre.derived_answers(answers))
+    answers.update(rules.derived_answers(answers))
     answers.update({key: value for key, value in changes.items() if key.startswith("__")})
     return answers
 
@@ -48,8 +49,7 @@ def test_default_answers_are_valid():
     ids=["commas", "white-space", "specifier-list-and-extras", "compatible-and-exact", "blank"],
 )
 def test_packages_are_split_into_requirements(packages, expected):
-    assert pre.split_requirements(packages) == expected
-    assert post.split_requirements(packages) == expected
+    assert rules.split_requirements(packages) == expected
 
 
 @pytest.mark.parametrize(
@@ -69,6 +69,12 @@ def test_packages_that_are_not_plain_requirements_are_rejected(packages):
 def test_bad_slugs_are_rejected(slug):
     with pytest.raises(pre.InvalidAnswer, match="project_slug"):
         pre.check_slug(slug)
+
+
+@pytest.mark.parametrize("question", rules.yes_no_questions())
+def test_every_yes_no_question_of_cookiecutter_json_refuses_other_answers(question):
+    with pytest.raises(pre.InvalidAnswer, match=f"{question} 'maybe' must be yes or no"):
+        pre.check_answers(default_answers(**{question: "maybe"}))
 
 
 @pytest.mark.parametrize("apt", ["graphviz; rm -rf /", "$(id)", "a|b", "UPPER", "x", "curl\nwget", "tini-",
@@ -270,11 +276,10 @@ def test_pytorch_cpu_index_refuses_what_is_not_an_index_address(url):
     ids=["with-specifiers-and-extras", "case-and-repeats", "gpu", "other-packages-named-torch"],
 )
 def test_pytorch_cpu_packages_are_the_pytorch_builds_a_course_without_gpus_uses(packages, gpu, expected):
-    assert pre.pytorch_cpu_packages(packages, gpu) == expected
+    assert rules.pytorch_cpu_packages(packages, gpu) == expected
 
 
-def test_cookiecutter_json_and_the_hook_agree_on_pytorch_cpu_packages(tmp_path):
-    # cookiecutter.json derives __pytorch_cpu in Jinja; the hook refuses generation if they disagree.
+def test_a_course_without_gpus_takes_each_of_its_pytorch_packages_once_from_the_cpu_index(tmp_path):
     project = bake(tmp_path, {"packages": "numpy, Torch>=2,<3 torchvision[x] torchaudio==2.15 torch"}, SKIP_LOCK)
     assert 'dependencies = ["torch", "torchvision", "torchaudio"]' in (
         project / "pytorch-cpu" / "pyproject.toml").read_text()
@@ -319,8 +324,9 @@ def test_hook_source_receives_answers_as_json_data():
     for hook in (pre, post):
         source = Path(hook.__file__).read_text(encoding="utf-8")
         assert "json.loads(r'''{{ cookiecutter | tojson }}''')" in source
+        assert "json.loads(r'''{{ answer_rules_folder | tojson }}''')" in source
         # No other Jinja anywhere: answers never become code.
-        assert source.count("{{") == 1
+        assert source.count("{{") == 2
         assert "{%" not in source
 
 
@@ -347,7 +353,7 @@ def test_uv_install_failure_names_what_failed_not_the_network(python_without_pip
 
 def test_project_without_uv_is_written_unpinned_with_the_real_reason(python_without_pip, tmp_path, capsys,
                                                                       monkeypatch):
-    monkeypatch.delenv(post.SKIP_LOCK_VARIABLE, raising=False)
+    monkeypatch.delenv(rules.SKIP_LOCK_VARIABLE, raising=False)
     post.write_requirements(tmp_path, default_answers())
     warning = capsys.readouterr().err
     assert "WARNING: requirements.txt is not pinned: uv could not be installed" in warning

@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from hooks.pre_gen_project import PYTHON_VERSIONS
+from hooks.answer_rules import PYTHON_VERSIONS
 from tests.support.answers import DEFAULT_SLUG, DEFAULTS, SKIP_LOCK, TEMPLATE
 
 # cookiecutter's prompts end with the default in brackets, a choice list or a yes/no.

@@ -21,7 +21,7 @@ import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from hooks.post_gen_project import split_requirements
+from hooks.answer_rules import split_requirements
 from tests.support.answers import DEFAULT_ANSWERS, SKIP_LOCK, TEMPLATE, requirement_lines
 from tests.support.engine import docker, free_port, stop_process
 from tests.support.git import git
@@ -83,7 +83,8 @@ def generate_course(url: str, tmp_path: Path, slug: str, env: dict | None = None
     result = subprocess.run([sys.executable, "-m", "cookiecutter", "--no-input", "--output-dir",
                              str(tmp_path / "courses"), url, f"project_slug={slug}"],
                             env={**os.environ, "COOKIECUTTER_CONFIG": str(config), **(env or {})},
-                            capture_output=True, text=True, timeout=600)
+                            # Outside this checkout: the template's own clone must hold what it imports.
+                            cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     project = tmp_path / "courses" / slug
     git("init", "-q", "-b", "main", cwd=project)

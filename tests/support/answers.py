@@ -14,6 +14,8 @@ from cookiecutter.main import cookiecutter
 from packaging.markers import Marker
 from slugify import slugify
 
+from hooks.answer_rules import SKIP_LOCK_VARIABLE
+
 TEMPLATE = Path(__file__).resolve().parents[2]
 DEFAULTS = json.loads((TEMPLATE / "cookiecutter.json").read_text())
 # The answers --no-input gives, as a fork's cookiecutter.json sets them: tests
@@ -31,7 +33,7 @@ def rendered_default(name: str, answers: dict) -> str:
 
 
 DEFAULT_REPOSITORY = rendered_default("repository_url", {**DEFAULT_ANSWERS, "project_slug": DEFAULT_SLUG})
-SKIP_LOCK = {"JUPYTER_COURSE_SKIP_LOCK": "1"}
+SKIP_LOCK = {SKIP_LOCK_VARIABLE: "1"}
 
 
 @contextmanager

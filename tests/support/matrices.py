@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hooks.pre_gen_project import JUPYTER_STACKS_PYTHON, is_stacks
+from hooks.answer_rules import JUPYTER_STACKS_PYTHON, is_stacks, yes_no_questions
 from tests.support.answers import DEFAULT_ANSWERS, DEFAULTS
 
 # The answers that are a choice in cookiecutter.json, and the yes/no ones.
 CHOICES = {key: value for key, value in DEFAULTS.items() if isinstance(value, list) and not key.startswith("_")}
-FLAGS = [key for key, value in DEFAULTS.items() if isinstance(value, bool) and not key.startswith("_")]
+FLAGS = list(yes_no_questions())
 # Answers that change the files' shape, rotated through the combinations.
 APT_PACKAGES = "graphviz libgl1"
 REGISTRY_WITH_PORT = "registry.example.edu:5000/courses"
