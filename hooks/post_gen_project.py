@@ -104,24 +104,27 @@ def unpinned_requirements_txt(reason: str) -> str:
     )
 
 
-# The desktop in the browser's files (desktop=yes).
-DESKTOP_FILES = ("docker/course_desktop.py", "docker/install-desktop.sh", "docker/ipython_kernel_config.py",
-                 "docker/vncserver")
+# The files each yes/no question adds: deleted when its answer is no.
+QUESTION_FILES = {
+    "include_ci": (".github",),
+    "include_devcontainer": (".devcontainer",),
+    "jupyterhub": ("deploy",),
+    "desktop": ("docker/course_desktop.py", "docker/install-desktop.sh", "docker/ipython_kernel_config.py",
+                "docker/vncserver"),
+}
 
 
 def remove_unchosen(project: Path, answers: dict) -> None:
     """Delete the files of options the instructor did not choose."""
-    if not answers["include_ci"]:
-        shutil.rmtree(project / ".github")
-    if not answers["include_devcontainer"]:
-        shutil.rmtree(project / ".devcontainer")
-    if not answers["jupyterhub"]:
-        shutil.rmtree(project / "deploy")
+    for question, paths in QUESTION_FILES.items():
+        if not answers[question]:
+            for path in paths:
+                if (project / path).is_dir():
+                    shutil.rmtree(project / path)
+                else:
+                    (project / path).unlink()
     if not answers["__pytorch_cpu"]:
         shutil.rmtree(project / PYTORCH_CPU.parent)
-    if not answers["desktop"]:
-        for name in DESKTOP_FILES:
-            (project / name).unlink()
 
 
 def find_uv() -> list[str] | None:

@@ -7,6 +7,7 @@ import re
 import pytest
 
 from tests.support.answers import DEFAULTS, TEMPLATE
+from tests.support.git import git
 
 COURSES = {
     "default": {},
@@ -83,3 +84,28 @@ def test_the_templates_address_is_written_once_and_every_doc_names_that_one(bake
     assert set(re.findall(r"https://github\.com/[\w.-]+/cookiecutter-[\w.-]*\w", readme)) == {address}
     course = bake_static({})
     assert f"uvx cruft link {address}`" in (course / "INSTRUCTORS.md").read_text()
+
+
+def readme_table(heading: str) -> list[tuple[str, str]]:
+    """The rows (first column, rest) of the table under a heading of this repository's README."""
+    section = (TEMPLATE / "README.md").read_text().split(f"\n{heading}\n", 1)[1].split("\n#", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    return [tuple(row.strip("| ").split(" | ", 1)) for row in rows]
+
+
+def test_the_readmes_questions_table_has_a_row_for_each_question_of_cookiecutter_json():
+    listed = [name for first, _ in readme_table("## The questions") for name in re.findall(r"`(\w+)`", first)]
+    assert listed == [name for name in DEFAULTS if not name.startswith("_")]
+
+
+def test_every_path_the_readmes_layout_table_names_exists_and_every_top_level_part_is_named():
+    named = set()
+    for first, what in readme_table("## Layout of this repository"):
+        paths = [path.rstrip("/").replace("\\|", "|") for path in re.findall(r"`([^`]+)`", first)]
+        named |= {path.split("/")[0] for path in paths}
+        for path in paths:
+            assert (TEMPLATE / path).exists(), path
+            for file in re.findall(r"`([\w.-]+\.(?:py|json))`", what):  # a file of that folder
+                assert (TEMPLATE / path / file).exists() or (TEMPLATE / file).exists(), f"{path}: {file}"
+    tracked = set(git("ls-files", cwd=TEMPLATE).stdout.split("\n")) - {""}
+    assert {name.split("/")[0] for name in tracked} - {"README.md", ".gitignore"} == named

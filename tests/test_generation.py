@@ -23,7 +23,7 @@ except ImportError:  # Python 3.10
 
 from hooks import post_gen_project as post
 from hooks.answer_rules import PYTORCH_PACKAGES, SKIP_LOCK_VARIABLE, pytorch_cpu_packages, split_requirements
-from tests.support.answers import DEFAULT_SLUG, DEFAULTS, SKIP_LOCK, TEMPLATE, requirement_lines
+from tests.support.answers import DEFAULT_SLUG, DEFAULTS, PROJECT_DIR, SKIP_LOCK, TEMPLATE, requirement_lines
 from tests.support.engine import docker, engine
 from tests.support.git import git
 from tests.support.matrices import CHOICES, COMBINATIONS, FLAGS
@@ -41,11 +41,8 @@ ALWAYS = {
     "course/00-check-environment.ipynb", "work/.gitkeep", "requirements-jupyter.in", "requirements.in",
     "requirements.txt", "tests/test_image.py", "uv.toml", "docker/lock-jupyter.sh",
 }
-CI_FILES = {".github/workflows/image.yml"}
-DEVCONTAINER_FILES = {".devcontainer/devcontainer.json"}
-JUPYTERHUB_FILES = {"deploy/jupyterhub/jupyterhub_config.py", "deploy/jupyterhub/README.md", "deploy/z2jh/values.yaml"}
 # What the template is, at its root: what a zip or a copy of it holds.
-TEMPLATE_PARTS = {"cookiecutter.json", "hooks", "{{cookiecutter.__project_dir|slugify}}"}
+TEMPLATE_PARTS = {"cookiecutter.json", "hooks", PROJECT_DIR}
 LEFTOVER_JINJA = re.compile(r"(?<!\$)\{\{|\{%|%\}|\{#")
 
 
@@ -58,8 +55,12 @@ def answers_of(project: Path) -> dict:
     return json.loads((project / ".cookiecutter.json").read_text())
 
 
-def files_of(project: Path) -> set[str]:
-    return {str(path.relative_to(project)) for path in project.rglob("*") if path.is_file()}
+def files_of(project: Path, under: str = ".") -> set[str]:
+    """The files of a project (or of one of its folders, or one file), as paths relative to it."""
+    top = project / under
+    paths = [top] if top.is_file() else top.rglob("*")
+    return {path.relative_to(project).as_posix() for path in paths
+            if path.is_file() and "__pycache__" not in path.parts}
 
 
 # The suite bakes from this checkout: where it was cloned from a repository, courses record that (.cruft.json).
@@ -69,16 +70,11 @@ RECORDS_ITS_SOURCE = post.template_source({"_template": str(TEMPLATE), "_repo_di
 def test_exactly_the_chosen_files_exist(project):
     answers = answers_of(project)
     expected = set(ALWAYS) | ({".cruft.json"} if RECORDS_ITS_SOURCE else set())
-    if answers["include_ci"]:
-        expected |= CI_FILES
-    if answers["include_devcontainer"]:
-        expected |= DEVCONTAINER_FILES
-    if answers["jupyterhub"]:
-        expected |= JUPYTERHUB_FILES
+    for question, paths in post.QUESTION_FILES.items():
+        if answers[question]:
+            expected |= {name for path in paths for name in files_of(TEMPLATE / PROJECT_DIR, under=path)}
     if pytorch_cpu_packages(answers["packages"], answers["gpu"]):
         expected |= {"pytorch-cpu/pyproject.toml"}
-    if answers["desktop"]:
-        expected |= set(post.DESKTOP_FILES)
     assert files_of(project) == expected
 
 

@@ -22,7 +22,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from hooks.answer_rules import split_requirements
-from tests.support.answers import DEFAULT_ANSWERS, SKIP_LOCK, TEMPLATE, requirement_lines
+from tests.support.answers import DEFAULT_ANSWERS, PROJECT_DIR, SKIP_LOCK, TEMPLATE, requirement_lines
 from tests.support.engine import docker, free_port, stop_process
 from tests.support.git import git
 from tests.support.git_http import served_with_password
@@ -30,7 +30,6 @@ from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.docker, pytest.mark.network]
 
-PROJECT_DIR = "{{cookiecutter.__project_dir|slugify}}"
 
 
 def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30) -> None:

@@ -17,6 +17,8 @@ from slugify import slugify
 from hooks.answer_rules import SKIP_LOCK_VARIABLE
 
 TEMPLATE = Path(__file__).resolve().parents[2]
+# The course repository's folder in the template, named by the slug.
+PROJECT_DIR = "{{cookiecutter.__project_dir|slugify}}"
 DEFAULTS = json.loads((TEMPLATE / "cookiecutter.json").read_text())
 # The answers --no-input gives, as a fork's cookiecutter.json sets them: tests
 # take their expectations from here, never from copies of today's defaults.
