@@ -56,10 +56,10 @@ def main() -> None:
             project = make_project(Path(scratch, label.split()[0]), {"packages": packages, "project_slug": "bench"},
                                    pin=False)
             uv_cache = {"UV_CACHE_DIR": f"{scratch}/uv-cache"}
-            ours_cold, ours_warm = measure(project, lock_command(uv, project), uv_cache, args.runs)
+            ours_cold, ours_warm = measure(project, lock_command(uv), uv_cache, args.runs)
             # The same lock from the warm cache alone: the resolver's share of a warm run, the
             # rest being the index's answers to uv's revalidation requests.
-            ours_cached = timed_runs(project, [*lock_command(uv, project), "--offline"], uv_cache, args.runs)
+            ours_cached = timed_runs(project, lock_command([*uv, "--offline"]), uv_cache, args.runs)
             tools_command = [pip_compile(), "--quiet", "--generate-hashes", "--allow-unsafe",
                              "--cache-dir", f"{scratch}/pip-tools-cache", "--output-file", "pip-tools.txt",
                              "requirements.in"]

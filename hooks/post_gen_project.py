@@ -77,6 +77,7 @@ class UvUnavailable(RuntimeError):
 # Where a course without GPUs takes PyTorch from (kept only when it uses PyTorch).
 PYTORCH_CPU = PurePosixPath("pytorch-cpu/pyproject.toml")
 LOCK_SUMMARY = PurePosixPath("docker/lock-summary.py")
+LOCK_SCRIPT = PurePosixPath("docker/lock.py")
 
 # A template file (with its one choice: JupyterHub's server) that requirements.in includes.
 JUPYTER_REQUIREMENTS = "requirements-jupyter.in"
@@ -166,18 +167,9 @@ def is_network_failure(output: str) -> bool:
     return any(message in output for message in NETWORK_FAILURES)
 
 
-def lock_command(uv: list[str], project: Path) -> list[str]:
-    """`make lock`'s command: the project's uv.toml holds the settings (Python, hashes, both
-    architectures); a course on PyTorch's CPU-only builds adds the file that routes them."""
-    inputs = ["requirements.in"]
-    if (project / PYTORCH_CPU).is_file():
-        inputs.append(PYTORCH_CPU.as_posix())
-    # Named, not discovered: inside another uv project (a checkout of this
-    # template, a monorepo) uv would read that project's settings instead.
-    # --quiet: errors only, not uv's progress, its note that this computer's own Python is
-    # another version (it does not matter: the lock is for the course's), nor the whole file.
-    return [*uv, "pip", "compile", *inputs, "--config-file", "uv.toml", "--quiet", "--output-file",
-            "requirements.txt"]
+def lock_command(uv: list[str]) -> list[str]:
+    """`make lock`'s command, run from the project: its docker/lock.py with this uv."""
+    return [sys.executable, LOCK_SCRIPT.as_posix(), *uv]
 
 
 def pinned_count(requirements_txt: str) -> int:
@@ -214,7 +206,7 @@ def pin(project: Path, python_version: str) -> bool:
         uv = find_uv() or install_uv(Path(scratch))
         if uv is None:
             return False
-        code, output = run_showing_progress(lock_command(uv, project), project)
+        code, output = run_showing_progress(lock_command(uv), project)
     if code == 0:
         return True
     # uv wraps long messages to the terminal's width.

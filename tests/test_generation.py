@@ -39,7 +39,7 @@ ALWAYS = {
     "docker/jupyterlab-overrides.json", "docker/jupyterlab-page-config.json",
     "docker/start-course.sh",
     "course/00-check-environment.ipynb", "work/.gitkeep", "requirements-jupyter.in", "requirements.in",
-    "requirements.txt", "tests/test_image.py", "uv.toml", "docker/lock-jupyter.sh",
+    "requirements.txt", "tests/test_image.py", "uv.toml", "docker/lock-jupyter.sh", "docker/lock.py",
 }
 # What the template is, at its root: what a zip or a copy of it holds.
 TEMPLATE_PARTS = {"cookiecutter.json", "hooks", PROJECT_DIR}
@@ -249,20 +249,6 @@ def test_requirements_include_jupyter_and_the_course_packages(project):
     desktop = ["jupyter-remote-desktop-proxy"] if answers["desktop"] else []
     assert requirement_lines((project / "requirements-jupyter.in").read_text()) == [
         "jupyterlab", "notebook", "ipykernel", "jupyter-server-proxy", *desktop, *hub, "pytest", "rfc3987"]
-
-
-def test_make_lock_generation_and_the_image_build_pin_with_one_command(project):
-    # uv.toml holds the settings; the command itself is the same everywhere.
-    make_lock = subprocess.run(["make", "-n", "lock", "UV=uv"], cwd=project, capture_output=True, text=True)
-    assert shlex.split(make_lock.stdout.splitlines()[0]) == post.lock_command(["uv"], project)
-    # The image build's fallback: the same command, with the same inputs (the script adds
-    # pytorch-cpu/pyproject.toml when the project has it, as the hook does).
-    script = (project / "docker" / "lock-jupyter.sh").read_text()
-    build_lock = next(line for line in script.splitlines() if '"$uv" pip compile "${inputs[@]}"' in line)
-    command = post.lock_command([], project)
-    inputs = command[2:command.index("--config-file")]
-    assert shlex.split(build_lock.replace('"${inputs[@]}"', " ".join(inputs))) == post.lock_command(["$uv"], project)
-    assert f"inputs+=({post.PYTORCH_CPU})" in script
 
 
 def test_uv_toml_pins_for_both_architectures_with_hashes_for_the_course_python(project):

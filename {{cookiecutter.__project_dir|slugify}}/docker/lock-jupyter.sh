@@ -18,13 +18,11 @@ if [ "$base_python" != "$course_python" ]; then
 fi
 
 # A project generated offline has no pins yet: pin requirements.in for this
-# build, the way make lock does (uv.toml), until make lock is run.
+# build with make lock's own command, until make lock is run.
 if ! grep -q -- '--hash=sha256:' requirements.txt; then
     echo "requirements.txt is not pinned yet: pinning requirements.in for this build." \
         "Run 'make lock' and commit requirements.txt." >&2
-    inputs=(requirements.in)
-    if [ -f pytorch-cpu/pyproject.toml ]; then inputs+=(pytorch-cpu/pyproject.toml); fi
-    "$uv" pip compile "${inputs[@]}" --config-file uv.toml --quiet --output-file requirements.txt
+    python3 /tmp/lock.py "$uv"
 fi
 
 # Every version is fixed by requirements.txt, so the download cache usually
