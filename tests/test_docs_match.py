@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from hooks.answer_rules import PYTHON_VERSIONS
 from tests.support.answers import DEFAULTS, TEMPLATE
 from tests.support.git import git
 
@@ -109,3 +110,8 @@ def test_every_path_the_readmes_layout_table_names_exists_and_every_top_level_pa
                 assert (TEMPLATE / path / file).exists() or (TEMPLATE / file).exists(), f"{path}: {file}"
     tracked = set(git("ls-files", cwd=TEMPLATE).stdout.split("\n")) - {""}
     assert {name.split("/")[0] for name in tracked} - {"README.md", ".gitignore"} == named
+
+
+def test_the_readme_gives_the_python_versions_the_hook_takes():
+    row = dict(readme_table("## The questions"))["`python_version`"]
+    assert row.startswith(f"{DEFAULTS['python_version']} | {PYTHON_VERSIONS[-1]} to {PYTHON_VERSIONS[0]}:"), row

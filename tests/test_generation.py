@@ -417,9 +417,13 @@ PINNED_ACTION = re.compile(r"^\s+(?:- )?uses: [\w.-]+/[\w.-]+@[0-9a-f]{40}  # v\
 def test_workflow_actions_are_pinned_by_commit_with_their_version(bake_static):
     workflow = (bake_static({}) / ".github/workflows/image.yml").read_text()
     uses = [line for line in workflow.splitlines() if "uses:" in line]
-    assert len(uses) == 7
     for line in uses:
         assert PINNED_ACTION.match(line), line
+    # Every step that runs an action was found: both jobs check out the course.
+    assert {line.split("uses: ")[1].split("@")[0] for line in uses} == {
+        "actions/checkout", "docker/setup-qemu-action", "docker/setup-buildx-action", "docker/login-action",
+        "docker/build-push-action", "actions/upload-artifact"}
+    assert sum("actions/checkout@" in line for line in uses) == 2
 
 
 def test_workflow_publishes_latest_from_the_default_branch_only(bake_static):

@@ -19,7 +19,7 @@ import tempfile
 import textwrap
 from pathlib import Path
 
-# The Debian suite whose python3 is that version (3.10 and 3.12 have none).
+# The Debian suite whose python3 is that version; the other versions have none.
 DEBIAN_SUITE_FOR_PYTHON = {"3.11": "bookworm", "3.13": "trixie", "3.14": "sid"}
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 STANDIN_LABEL = "org.jupyter-course.standin"

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hooks.answer_rules import JUPYTER_STACKS_PYTHON, is_stacks, yes_no_questions
+from hooks.answer_rules import JUPYTER_STACKS_PYTHON, PYTHON_VERSIONS, is_stacks, yes_no_questions
 from tests.support.answers import DEFAULT_ANSWERS, DEFAULTS
+from tests.support.base_images import DEBIAN_SUITE_FOR_PYTHON
 
 # The answers that are a choice in cookiecutter.json, and the yes/no ones.
 CHOICES = {key: value for key, value in DEFAULTS.items() if isinstance(value, list) and not key.startswith("_")}
@@ -99,7 +100,8 @@ BUILT_COURSES = {
 CHECKED_STATICALLY = {
     "Jupyter Docker Stacks bases (minimal-notebook, scipy-notebook)":
         "the suite builds stand-ins only for python:*-slim; the conda-based images have none",
-    "Python 3.10 and 3.12 bases": "no Debian release ships these Pythons to build a stand-in from",
+    f"Python {' and '.join(sorted(set(PYTHON_VERSIONS) - set(DEBIAN_SUITE_FOR_PYTHON)))} bases":
+        "no Debian release ships these Pythons to build a stand-in from",
     "gpu=yes": "it needs an NVIDIA GPU and the NVIDIA container toolkit",
 }
 
