@@ -9,7 +9,7 @@ Then, in one run:
 - each started with `docker run`, to Jupyter's /api/status answering, and its check notebook executed;
 - the tests of that proof afterwards, as the suite runs them (stand-in made, build cache holding the layers above).
 
-    uv run --group bench python bench/arm64.py
+    uv run --group bench python -m bench.arm64
 """
 
 from __future__ import annotations
@@ -23,8 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import DEFAULT_PACKAGES, PYTHON_VERSION, ROOT, base_image, make_project, run, save, timed
-
+from bench.common import DEFAULT_PACKAGES, PYTHON_VERSION, ROOT, base_image, make_project, run, save, timed
 from tests.support.base_images import mirror_python_base
 from tests.support.engine import docker_hub_mirror, free_port, wait_for_url
 from tests.support.registry import Registry

@@ -13,14 +13,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from tests.support.answers import DEFAULT_ANSWERS, bake
+from tests.support.base_images import ensure_python_base
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from tests.support.answers import bake  # noqa: E402
-from tests.support.base_images import ensure_python_base  # noqa: E402
-
 RESULTS = ROOT / "docs" / "benchmarks.json"
-PYTHON_VERSION = "3.13"
+# The course's default Python: what an instructor gets by pressing Enter.
+PYTHON_VERSION = DEFAULT_ANSWERS["python_version"]
 
 DEFAULT_PACKAGES = "numpy pandas matplotlib"
 DATA_SCIENCE_PACKAGES = "numpy pandas matplotlib scipy scikit-learn seaborn"

@@ -10,7 +10,7 @@
 - the memory of an idle desktop: the X server and the window manager
   (resident memory), and the container's memory before and after opening it.
 
-    uv run --group bench python bench/desktop.py [--runs 5]
+    uv run --group bench python -m bench.desktop [--runs 5]
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import DEFAULT_PACKAGES, base_image, make_project, run, save, summary
-from first_day import downloads
-from images import Ours, time_to_jupyter
 from playwright.sync_api import sync_playwright
 
+from bench.common import DEFAULT_PACKAGES, base_image, make_project, run, save, summary
+from bench.first_day import downloads
+from bench.images import Ours, time_to_jupyter
 from tests.support.browser import CHROMIUM_FLAGS
 from tests.support.course import Course
 from tests.support.desktop import ORANGE, pixels_near

@@ -14,7 +14,7 @@ this repository), all measured in this one run:
   smoke notebook and runs its first cell; reported in parts (container
   started, Jupyter answering, page loaded, kernel ready, output shown).
 
-    uv run --group bench python bench/first_day.py [--starts 10] [--browser-runs 5]
+    uv run --group bench python -m bench.first_day [--starts 10] [--browser-runs 5]
 """
 
 from __future__ import annotations
@@ -29,11 +29,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import DATA_SCIENCE_PACKAGES, PYTHON_VERSION, ROOT, base_image, make_project, run, save, summary
 from cookiecutter.main import cookiecutter
-from images import REFERENCE_DOCKERFILE, TOKEN, Ours, Reference, seconds_to_answer, time_to_jupyter
 from playwright.sync_api import sync_playwright
 
+from bench.common import DATA_SCIENCE_PACKAGES, PYTHON_VERSION, ROOT, base_image, make_project, run, save, summary
+from bench.images import REFERENCE_DOCKERFILE, TOKEN, Ours, Reference, seconds_to_answer, time_to_jupyter
 from tests.support.browser import CHROMIUM_FLAGS, NOTEBOOK_PATH, SMOKE_NOTEBOOK, wait_for_idle_kernel
 from tests.support.engine import free_port
 from tests.support.matrices import image_of
@@ -112,6 +112,61 @@ def per_part(runs: list[dict[str, float]]) -> dict:
     return {part: summary([run_[part] for run_ in runs]) for part in runs[0]}
 
 
+def prepare(scratch: Path, before: str, base: str) -> tuple[Path, Path, Path, Path]:
+    """The three courses' folders, with the same pinned requirements.txt: ours, the template at the
+    commit before, the reference's build folder, and the folder the reference mounts its notebook from."""
+    ours = make_project(scratch / "ours", {**ANSWERS, "project_slug": "first-day"})
+    earlier = Path(cookiecutter(
+        str(template_at(before, scratch)), no_input=True, output_dir=str(scratch / "before"),
+        extra_context={**ANSWERS, "python_version": PYTHON_VERSION, "project_slug": "first-day-before"}))
+    shutil.copy(ours / "requirements.txt", earlier / "requirements.txt")
+    reference = scratch / "reference"
+    reference.mkdir()
+    (reference / "Dockerfile").write_text(REFERENCE_DOCKERFILE.format(base=base))
+    shutil.copy(ours / "requirements.txt", reference / "requirements.txt")
+    # The reference has no course_check module in its image: the notebook's folder carries it.
+    notebook_folder = scratch / "reference-course"
+    shutil.copytree(ours / "course", notebook_folder)
+    shutil.copy(ours / "docker" / "course_check.py", notebook_folder)
+    (notebook_folder / "requirements.in").write_text((ours / "requirements.in").read_text())
+    return ours, earlier, reference, notebook_folder
+
+
+def starts(courses: dict, runs: int) -> dict:
+    """Time to Jupyter, interleaved, so that a slow minute of the machine hits every course."""
+    samples: dict[str, list[float]] = {name: [] for name in courses}
+    for _ in range(runs):
+        for name, course in courses.items():
+            samples[name].append(time_to_jupyter(course))
+    results = {name: summary(values) for name, values in samples.items()}
+    results["ratio"] = results["reference"]["median"] / results["ours"]["median"]
+    results["ratio before"] = results["reference"]["median"] / results["before"]["median"]
+    return results
+
+
+def first_outputs(courses: dict, runs: int) -> dict:
+    """Time to the smoke notebook's first output in Chromium, part by part, interleaved."""
+    outputs: dict[str, list[dict]] = {name: [] for name in courses}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_FLAGS)
+        for _ in range(runs):
+            for name, course in courses.items():
+                outputs[name].append(time_to_first_output(course, browser))
+        browser.close()
+    return {name: per_part(values) for name, values in outputs.items()}
+
+
+def show(results: dict) -> None:
+    size = results["download"]
+    print(f"download: ours {size['ours']['bytes'] / 1e6:.0f} MB, reference {size['reference']['bytes'] / 1e6:.0f} MB")
+    start = results["time to jupyter"]
+    print(f"time to Jupyter: ours {start['ours']['median']:.2f}s, before {start['before']['median']:.2f}s, "
+          f"reference {start['reference']['median']:.2f}s (reference / ours {start['ratio']:.2f})")
+    for name, parts in results["time to first output"].items():
+        print(f"first output, {name}: " + ", ".join(f"{part} {figures['median']:.2f}s"
+                                                    for part, figures in parts.items()))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--starts", type=int, default=10, help="starts for time to Jupyter (default 10)")
@@ -122,64 +177,22 @@ def main() -> None:
     results: dict = {"course": DATA_SCIENCE_PACKAGES, "before": args.before,
                      "measured on": datetime.date.today().isoformat()}
     with tempfile.TemporaryDirectory() as scratch:
-        scratch = Path(scratch)
-        ours_project = make_project(scratch / "ours", {**ANSWERS, "project_slug": "first-day"})
-        before_project = Path(cookiecutter(
-            str(template_at(args.before, scratch)), no_input=True, output_dir=str(scratch / "before"),
-            extra_context={**ANSWERS, "python_version": PYTHON_VERSION, "project_slug": "first-day-before"}))
-        shutil.copy(ours_project / "requirements.txt", before_project / "requirements.txt")
-        reference = scratch / "reference"
-        reference.mkdir()
-        (reference / "Dockerfile").write_text(REFERENCE_DOCKERFILE.format(base=base))
-        shutil.copy(ours_project / "requirements.txt", reference / "requirements.txt")
-        # The reference has no course_check module in its image: the notebook's folder carries it.
-        notebook_folder = scratch / "reference-course"
-        shutil.copytree(ours_project / "course", notebook_folder)
-        shutil.copy(ours_project / "docker" / "course_check.py", notebook_folder)
-        (notebook_folder / "requirements.in").write_text((ours_project / "requirements.in").read_text())
-
-        for project in (ours_project, before_project):
+        ours, earlier, reference, notebook_folder = prepare(Path(scratch), args.before, base)
+        for project in (ours, earlier):
             run("docker", "compose", "build", cwd=project)
         reference_tag = "bench-first-day-reference:latest"
         run("docker", "build", "--tag", reference_tag, str(reference))
-        ours_tag = image_of(ours_project)
-
-        results["download"] = downloads(scratch / "registry", base, {"ours": ours_tag, "reference": reference_tag})
-
+        results["download"] = downloads(Path(scratch) / "registry", base,
+                                        {"ours": image_of(ours), "reference": reference_tag})
         port = free_port()
-        courses = {"ours": Ours(ours_project, port), "before": Ours(before_project, port),
+        courses = {"ours": Ours(ours, port), "before": Ours(earlier, port),
                    "reference": Reference(reference_tag, port, "--env", f"COURSE_PYTHON_VERSION={PYTHON_VERSION}",
                                           "--volume", f"{notebook_folder}:/home/jovyan/course:ro")}
-        starts = {name: [] for name in courses}
-        for _ in range(args.starts):  # interleaved, so that a slow minute of the machine hits all three
-            for name, course in courses.items():
-                starts[name].append(time_to_jupyter(course))
-        results["time to jupyter"] = {name: summary(samples) for name, samples in starts.items()}
-        results["time to jupyter"]["ratio"] = (results["time to jupyter"]["reference"]["median"]
-                                               / results["time to jupyter"]["ours"]["median"])
-        results["time to jupyter"]["ratio before"] = (results["time to jupyter"]["reference"]["median"]
-                                                      / results["time to jupyter"]["before"]["median"])
-
-        outputs = {name: [] for name in courses}
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_FLAGS)
-            for _ in range(args.browser_runs):
-                for name, course in courses.items():
-                    outputs[name].append(time_to_first_output(course, browser))
-            browser.close()
-        results["time to first output"] = {name: per_part(runs) for name, runs in outputs.items()}
-
-        run("docker", "image", "rm", "--force", ours_tag, image_of(before_project), reference_tag, check=False)
-
+        results["time to jupyter"] = starts(courses, args.starts)
+        results["time to first output"] = first_outputs(courses, args.browser_runs)
+        run("docker", "image", "rm", "--force", image_of(ours), image_of(earlier), reference_tag, check=False)
     save("first day", results)
-    size = results["download"]
-    print(f"download: ours {size['ours']['bytes'] / 1e6:.0f} MB, reference {size['reference']['bytes'] / 1e6:.0f} MB")
-    start = results["time to jupyter"]
-    print(f"time to Jupyter: ours {start['ours']['median']:.2f}s, before {start['before']['median']:.2f}s, "
-          f"reference {start['reference']['median']:.2f}s (reference / ours {start['ratio']:.2f})")
-    for name, parts in results["time to first output"].items():
-        print(f"first output, {name}: " + ", ".join(f"{part} {figures['median']:.2f}s"
-                                                    for part, figures in parts.items()))
+    show(results)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ real containers on this machine, run by the JupyterHub the deploy files name.
   took by part, the time for everyone's first cell, and memory (the hub with its
   proxy, and each student's container, idle and after the imports).
 
-    uv run --group bench python bench/hub.py [--runs 5] [--classes 10 20 30]
+    uv run --group bench python -m bench.hub [--runs 5] [--classes 10 20 30]
 """
 
 from __future__ import annotations
@@ -30,10 +30,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import requests
-from common import base_image, make_project, run, save, summary
-from cpu import Meter, children_cpu, container_cpu, engine_cpu, jupyter_cpu, tree_cpu
-from images import TOKEN, seconds_to_answer
 
+from bench.common import base_image, make_project, run, save, summary
+from bench.cpu import Meter, children_cpu, container_cpu, engine_cpu, jupyter_cpu, tree_cpu
+from bench.images import TOKEN, seconds_to_answer
 from tests.support.engine import engine, free_port
 from tests.support.hub import IMPORT_THE_COURSE_PACKAGES, Hub, logged_in, running_hub
 from tests.support.matrices import image_of

@@ -17,8 +17,8 @@ import uuid
 from pathlib import Path
 
 import requests
-from common import DATA_SCIENCE_PACKAGES, base_image, make_project, ratio, report, run, save, summary, timed
 
+from bench.common import DATA_SCIENCE_PACKAGES, base_image, make_project, ratio, report, run, save, summary, timed
 from tests.support.matrices import image_of
 
 REFERENCE_DOCKERFILE = """\
@@ -111,66 +111,59 @@ def time_to_jupyter(course: Ours | Reference) -> float:
         course.stop()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=int, default=3, choices=range(1, len(NEW_PACKAGES) + 1),
-                        help="cold builds of each image, and rebuilds (default 3)")
-    parser.add_argument("--starts", type=int, default=10, help="starts for time to Jupyter (default 10)")
-    parser.add_argument("--port", type=int, default=18999)
-    args = parser.parse_args()
-    base = base_image()
-    results: dict = {}
-    with tempfile.TemporaryDirectory() as scratch:
-        project = make_project(Path(scratch), {"project_slug": "bench-course", "packages": DATA_SCIENCE_PACKAGES,
-                                               "jupyterhub": "no"})
-        ours_tag = image_of(project)
-        reference = Path(scratch, "reference")
-        reference.mkdir()
-        (reference / "Dockerfile").write_text(REFERENCE_DOCKERFILE.format(base=base))
-        (reference / "requirements.txt").write_text((project / "requirements.txt").read_text())
-        reference_tag = "bench-reference:latest"
+def cold_builds(project: Path, ours_tag: str, reference: Path, reference_tag: str, runs: int) -> dict:
+    """Both images built from empty build caches, alternately."""
+    ours, other = [], []
+    for _ in range(runs):
+        clear_build_caches()
+        ours.append(build(project, ours_tag))
+        clear_build_caches()
+        other.append(build(reference, reference_tag))
+    results = {"ours": summary(ours), "reference": summary(other)}
+    results["ratio"] = ratio(results["reference"], results["ours"])
+    return results
 
-        ours_cold, reference_cold = [], []
-        for _ in range(args.runs):
-            clear_build_caches()
-            ours_cold.append(build(project, ours_tag))
-            clear_build_caches()
-            reference_cold.append(build(reference, reference_tag))
-        results["cold build"] = {"ours": summary(ours_cold), "reference": summary(reference_cold)}
-        results["cold build"]["ratio"] = ratio(results["cold build"]["reference"], results["cold build"]["ours"])
 
-        # Rebuilds start from a warm cache of the image just built.
-        build(project, ours_tag)
-        results["rebuild, no change"] = summary([build(project, ours_tag) for _ in range(args.runs)])
-        notebook = project / "course" / "00-check-environment.ipynb"
-        edits = []
-        for number in range(args.runs):
-            notebook.write_text(notebook.read_text().replace("Check your course environment",
-                                                             f"Check your course environment ({number})", 1))
-            edits.append(build(project, ours_tag))
-        results["rebuild, notebook edited"] = summary(edits)
-        added = []
-        for package in NEW_PACKAGES[:args.runs]:
-            with (project / "requirements.in").open("a") as requirements:
-                requirements.write(f"# lesson {uuid.uuid4().hex}\n{package}\n")
-            run("make", "lock", cwd=project)
-            added.append(build(project, ours_tag))
-        results["rebuild, one package added"] = summary(added)
-        results["rebuild, one package added"]["share of cold build"] = (
-            results["rebuild, one package added"]["median"] / results["cold build"]["ours"]["median"])
+def rebuilds(project: Path, tag: str, runs: int, cold_median: float) -> dict:
+    """Our image rebuilt from the warm cache of the image just built: unchanged, with a notebook
+    edited, with one package added (and make lock run)."""
+    build(project, tag)
+    results = {"rebuild, no change": summary([build(project, tag) for _ in range(runs)])}
+    notebook = project / "course" / "00-check-environment.ipynb"
+    edits = []
+    for number in range(runs):
+        notebook.write_text(notebook.read_text().replace("Check your course environment",
+                                                         f"Check your course environment ({number})", 1))
+        edits.append(build(project, tag))
+    results["rebuild, notebook edited"] = summary(edits)
+    added = []
+    for package in NEW_PACKAGES[:runs]:
+        with (project / "requirements.in").open("a") as requirements:
+            requirements.write(f"# lesson {uuid.uuid4().hex}\n{package}\n")
+        run("make", "lock", cwd=project)
+        added.append(build(project, tag))
+    results["rebuild, one package added"] = summary(added)
+    results["rebuild, one package added"]["share of cold build"] = (
+        results["rebuild, one package added"]["median"] / cold_median)
+    return results
 
-        results["image size"] = {"ours": image_size(ours_tag), "reference": image_size(reference_tag),
-                                 "floor": floor_size(base, ours_tag)}
-        results["image size"]["ours / floor"] = results["image size"]["ours"] / results["image size"]["floor"]
 
-        ours_starts = [time_to_jupyter(Ours(project, args.port)) for _ in range(args.starts)]
-        reference_starts = [time_to_jupyter(Reference(reference_tag, args.port)) for _ in range(args.starts)]
-        results["time to jupyter"] = {"ours": summary(ours_starts), "reference": summary(reference_starts)}
-        results["time to jupyter"]["ratio"] = ratio(results["time to jupyter"]["reference"],
-                                                   results["time to jupyter"]["ours"])
-        run("docker", "image", "rm", "--force", ours_tag, reference_tag, check=False)
+def sizes(base: str, ours_tag: str, reference_tag: str) -> dict:
+    results = {"ours": image_size(ours_tag), "reference": image_size(reference_tag),
+               "floor": floor_size(base, ours_tag)}
+    results["ours / floor"] = results["ours"] / results["floor"]
+    return results
 
-    save("images", results)
+
+def starts(project: Path, reference_tag: str, port: int, runs: int) -> dict:
+    """Time to Jupyter of each image, `runs` starts each."""
+    results = {"ours": summary([time_to_jupyter(Ours(project, port)) for _ in range(runs)]),
+               "reference": summary([time_to_jupyter(Reference(reference_tag, port)) for _ in range(runs)])}
+    results["ratio"] = ratio(results["reference"], results["ours"])
+    return results
+
+
+def show(results: dict) -> None:
     for name in ("rebuild, no change", "rebuild, notebook edited", "rebuild, one package added"):
         print(f"{name}: {results[name]['median']:.1f}s", flush=True)
     size = results["image size"]
@@ -180,6 +173,31 @@ def main() -> None:
     print(f"time to Jupyter: ours {start['ours']['median']:.2f}s, reference {start['reference']['median']:.2f}s",
           flush=True)
     report("cold build, reference / ours", results["cold build"]["ratio"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=3, choices=range(1, len(NEW_PACKAGES) + 1),
+                        help="cold builds of each image, and rebuilds (default 3)")
+    parser.add_argument("--starts", type=int, default=10, help="starts for time to Jupyter (default 10)")
+    parser.add_argument("--port", type=int, default=18999)
+    args = parser.parse_args()
+    base = base_image()
+    with tempfile.TemporaryDirectory() as scratch:
+        project = make_project(Path(scratch), {"project_slug": "bench-course", "packages": DATA_SCIENCE_PACKAGES,
+                                               "jupyterhub": "no"})
+        ours_tag, reference_tag = image_of(project), "bench-reference:latest"
+        reference = Path(scratch, "reference")
+        reference.mkdir()
+        (reference / "Dockerfile").write_text(REFERENCE_DOCKERFILE.format(base=base))
+        (reference / "requirements.txt").write_text((project / "requirements.txt").read_text())
+        results: dict = {"cold build": cold_builds(project, ours_tag, reference, reference_tag, args.runs)}
+        results |= rebuilds(project, ours_tag, args.runs, results["cold build"]["ours"]["median"])
+        results["image size"] = sizes(base, ours_tag, reference_tag)
+        results["time to jupyter"] = starts(project, reference_tag, args.port, args.starts)
+        run("docker", "image", "rm", "--force", ours_tag, reference_tag, check=False)
+    save("images", results)
+    show(results)
 
 
 if __name__ == "__main__":

@@ -13,8 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import PACKAGE_SETS, make_project, ratio, report, run, save, summary, timed
-
+from bench.common import PACKAGE_SETS, make_project, ratio, report, run, save, summary, timed
 from hooks.post_gen_project import lock_command
 
 

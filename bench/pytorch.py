@@ -11,7 +11,7 @@ the stand-in index of the tests, whose wheels are not the real sizes. So the
 CPU-only builds' own bytes are reported as not measured, and the figure for
 gpu=no counts only what it takes from PyPI.
 
-    uv run --group bench python bench/pytorch.py
+    uv run --group bench python -m bench.pytorch
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ import tempfile
 from pathlib import Path
 
 import requests
-from common import PYTHON_VERSION, make_project, save
 from packaging.tags import compatible_tags, cpython_tags
 from packaging.utils import parse_wheel_filename
 
+from bench.common import PYTHON_VERSION, make_project, save
 from tests.support.answers import hashes_pinned, pins
 from tests.support.pytorch_index import serving_pytorch_index
 

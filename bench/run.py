@@ -1,7 +1,7 @@
 """Run every benchmark, then write docs/benchmarks.md and its chart from docs/benchmarks.json.
 
-    uv run --group bench python bench/run.py            # everything (about 40 minutes)
-    uv run --group bench python bench/run.py --report   # only rewrite the report from the last results
+    uv run --group bench python -m bench.run            # everything (about 40 minutes)
+    uv run --group bench python -m bench.run --report   # only rewrite the report from the last results
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from common import RESULTS, ROOT
+from bench.common import RESULTS, ROOT
 
 DOCS = ROOT / "docs"
 
@@ -64,7 +64,7 @@ def chart(results: dict, path: Path) -> None:
 
 def header() -> list[str]:
     return ["# Benchmarks", "",
-            "Measured by the scripts in `bench/` (`uv run --group bench python bench/run.py` runs them all). Each "
+            "Measured by the scripts in `bench/` (`uv run --group bench python -m bench.run` runs them all). Each "
             "section comes from one run of one script, named under its title with its date and machine; what a "
             "section compares was measured side by side in that run. Times are median (min–max, n runs).", "",
             "![Benchmarks chart](benchmarks.png)", ""]
@@ -369,10 +369,9 @@ def main() -> None:
     parser.add_argument("--skip-suite", action="store_true", help="do not time the test suite")
     args = parser.parse_args()
     if not args.report:
-        here = Path(__file__).parent
         scripts = [script for key, script in SCRIPTS.items() if not (args.skip_suite and key == "suite")]
         for script in scripts:
-            subprocess.run([sys.executable, str(here / script)], check=True)
+            subprocess.run([sys.executable, "-m", f"bench.{Path(script).stem}"], cwd=ROOT, check=True)
     write_report()
 
 

@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from common import ROOT, save
+from bench.common import ROOT, save
 
 
 def main() -> None:
