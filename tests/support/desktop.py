@@ -59,8 +59,8 @@ walk(x.XDefaultRootWindow(display))
 """
 
 def pixels_near(screenshot: bytes, colour: tuple[int, int, int], tolerance: int = 40) -> int:
-    image = Image.open(io.BytesIO(screenshot)).convert("RGB")
-    return sum(1 for pixel in image.getdata()
+    data = Image.open(io.BytesIO(screenshot)).convert("RGB").tobytes()  # r, g, b, r, g, b, ...
+    return sum(1 for pixel in zip(data[0::3], data[1::3], data[2::3], strict=True)
                if all(abs(channel - wanted) <= tolerance for channel, wanted in zip(pixel, colour, strict=True)))
 
 
