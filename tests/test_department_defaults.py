@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.support.answers import SKIP_LOCK, bake
+from tests.support.answers import SKIP_LOCK, TEMPLATE, bake
 
 DEPARTMENT = {
     "instructor_email": "teaching@cs.example.edu",
@@ -51,6 +51,19 @@ def test_replaying_last_years_answers_makes_the_same_course(tmp_path):
     first = bake(tmp_path / "2026", {"course_name": "Numerical Methods"}, SKIP_LOCK, config_file=str(config))
     replayed = bake(tmp_path / "2027", env=SKIP_LOCK, replay=True, config_file=str(config))
     assert replayed.name == first.name
+    assert_department_answers_landed(replayed)
+    assert (replayed / ".cookiecutter.json").read_text() == (first / ".cookiecutter.json").read_text()
+
+
+def test_replaying_answers_saved_before_the_template_had_its_extension_makes_the_same_course(tmp_path):
+    # Last year's replay file, written by a template whose cookiecutter.json had no _extensions.
+    config = department_config(tmp_path)
+    first = bake(tmp_path / "2026", {"course_name": "Numerical Methods"}, SKIP_LOCK, config_file=str(config))
+    replay = json.loads((tmp_path / "replay" / f"{TEMPLATE.name}.json").read_text())
+    del replay["cookiecutter"]["_extensions"]
+    (tmp_path / "last-year.json").write_text(json.dumps(replay))
+    replayed = bake(tmp_path / "2027", env=SKIP_LOCK, replay=str(tmp_path / "last-year.json"),
+                    config_file=str(config))
     assert_department_answers_landed(replayed)
     assert (replayed / ".cookiecutter.json").read_text() == (first / ".cookiecutter.json").read_text()
 
