@@ -26,6 +26,7 @@ from hooks.answer_rules import PYTORCH_PACKAGES, SKIP_LOCK_VARIABLE, pytorch_cpu
 from tests.support.answers import DEFAULT_SLUG, DEFAULTS, PROJECT_DIR, SKIP_LOCK, TEMPLATE, requirement_lines
 from tests.support.engine import docker, engine
 from tests.support.git import git
+from tests.support.hub import config_function
 from tests.support.matrices import CHOICES, COMBINATIONS, FLAGS
 
 ALWAYS = {
@@ -365,6 +366,19 @@ def test_jupyterhub_config_is_safe_by_default(bake_static):
     assert "c.Authenticator.allowed_users = STUDENTS | INSTRUCTORS" in config
     # JupyterHub's default login: accounts on the server, and only the listed ones.
     assert "authenticator_class" not in config
+
+
+ENGINE_NETWORKS = {
+    "with-gateway": ({"Subnet": "172.18.0.0/16", "Gateway": "172.18.0.1"}, "172.18.0.1"),
+    # Debian's engine 20.10 reports the default bridge this way.
+    "subnet-only": ({"Subnet": "172.17.0.0/16"}, "172.17.0.1"),
+}
+
+
+@pytest.mark.parametrize(("ipam", "address"), ENGINE_NETWORKS.values(), ids=ENGINE_NETWORKS.keys())
+def test_the_hub_finds_its_address_on_a_docker_network_whatever_the_engine_reports(ipam, address, bake_static):
+    network_gateway = config_function(bake_static({}), "network_gateway")
+    assert network_gateway(ipam) == address
 
 
 # Answers YAML would read as another type if they were written unquoted.

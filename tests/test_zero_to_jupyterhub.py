@@ -34,7 +34,7 @@ from uv import find_uv_bin
 
 from tests.support.answers import DEFAULTS
 from tests.support.engine import docker, engine, free_port, stop_process, wait_for_url
-from tests.support.hub import TEST_PASSWORD, logged_in, open_own_server, submit_login
+from tests.support.hub import TEST_PASSWORD, config_function, logged_in, open_own_server, submit_login
 from tests.support.matrices import image_of
 
 pytestmark = pytest.mark.network
@@ -242,7 +242,8 @@ def test_a_student_logs_in_and_opens_the_course_image_on_the_charts_jupyterhub(c
     project = built_course("default")
     course_values = yaml.safe_load((project / "deploy/z2jh/values.yaml").read_text())
     values = merged_values(chart, course_values)
-    gateway = engine().networks.get("bridge").attrs["IPAM"]["Config"][0]["Gateway"]
+    # The hub listens on the default bridge's address, found by the course hub's own rule.
+    gateway = config_function(project, "network_gateway")(engine().networks.get("bridge").attrs["IPAM"]["Config"][0])
     container = f"z2jh-{project.name}-student"
     settings = STUDENT_ON_THE_COURSE_IMAGE.format(
         password=TEST_PASSWORD, student="student", image=image_of(project), cmd=values["singleuser"]["cmd"],

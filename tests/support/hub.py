@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -99,6 +100,19 @@ class Hub:
         finally:
             if not keep_kernel:
                 self.as_user(user, token, "DELETE", f"/api/kernels/{kernel.json()['id']}")
+
+
+def config_function(project: Path, name: str):
+    """A function of the course's deploy/jupyterhub/jupyterhub_config.py, taken from that file.
+
+    The hub's rules (its address on a Docker network, say) live there alone; a test
+    that needs one runs the generated function instead of a copy of its own.
+    """
+    tree = ast.parse((project / "deploy" / "jupyterhub" / "jupyterhub_config.py").read_text())
+    function = next(node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == name)
+    namespace: dict = {}
+    exec(compile(ast.Module([function], type_ignores=[]), "jupyterhub_config.py", "exec"), namespace)  # noqa: S102
+    return namespace[name]
 
 
 @contextmanager

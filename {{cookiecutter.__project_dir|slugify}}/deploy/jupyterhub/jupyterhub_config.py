@@ -104,10 +104,16 @@ NETWORK = "{{ cookiecutter.project_slug }}-students"
 NO_ICC = {"com.docker.network.bridge.enable_icc": "false"}
 
 
-def students_network_gateway() -> str:
-    """Create the students' network if needed; this server's address on it."""
+def network_gateway(ipam: dict) -> str:
+    """This server's address on a Docker network, from its IPAM config."""
     import ipaddress
 
+    # Older engines leave the gateway out: it is the subnet's first address.
+    return ipam.get("Gateway") or str(next(ipaddress.ip_network(ipam["Subnet"]).hosts()))
+
+
+def students_network_gateway() -> str:
+    """Create the students' network if needed; this server's address on it."""
     import docker  # installed with dockerspawner
 
     client = docker.from_env()
@@ -116,9 +122,7 @@ def students_network_gateway() -> str:
     network.reload()
     if network.attrs["Options"].get("com.docker.network.bridge.enable_icc") != "false":
         sys.exit(f"Docker network {NETWORK} lets containers reach each other: docker network rm {NETWORK}")
-    ipam = network.attrs["IPAM"]["Config"][0]
-    # Older engines leave the gateway out: it is the subnet's first address.
-    return ipam.get("Gateway") or str(next(ipaddress.ip_network(ipam["Subnet"]).hosts()))
+    return network_gateway(network.attrs["IPAM"]["Config"][0])
 
 
 c.DockerSpawner.network_name = NETWORK
