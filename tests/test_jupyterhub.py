@@ -22,13 +22,15 @@ from tests.support.answers import DEFAULTS
 from tests.support.course import PROC_STATUS, parse_proc_status
 from tests.support.engine import docker, engine, free_port, stop_process, wait_for_url
 from tests.support.git import git
-from tests.support.hub import IMPORT_THE_COURSE_PACKAGES, logged_in, running_hub
+from tests.support.hub import IMPORT_THE_COURSE_PACKAGES, logged_in, running_hub, xsrf_header
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.docker
 
 # A class logging in at the start of a lab: every server is started at the same moment.
 STUDENTS = [f"student{number}" for number in range(1, 16)]
+# The instructor, listed in INSTRUCTORS, and a student whose server the instructor starts and stops.
+INSTRUCTOR, LATECOMER = "teacher", "latecomer"
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +38,9 @@ def repository(built_course, tmp_path_factory) -> Path:
     """The instructor's course repository on the hub's server: a git checkout of the default course."""
     checkout = tmp_path_factory.mktemp("server") / built_course("default").name
     shutil.copytree(built_course("default"), checkout)
+    config = checkout / "deploy" / "jupyterhub" / "jupyterhub_config.py"
+    config.write_text(config.read_text().replace("INSTRUCTORS: set[str] = set()",
+                                                 f"INSTRUCTORS: set[str] = {{{INSTRUCTOR!r}}}"))
     git("init", "--quiet", "--initial-branch=main", cwd=checkout)
     git("add", "--all", cwd=checkout)
     git("commit", "--quiet", "-m", "Course", cwd=checkout)
@@ -44,7 +49,7 @@ def repository(built_course, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def hub(repository, tmp_path_factory):
-    with running_hub(repository, tmp_path_factory.mktemp("hub"), STUDENTS) as running:
+    with running_hub(repository, tmp_path_factory.mktemp("hub"), [*STUDENTS, INSTRUCTOR, LATECOMER]) as running:
         yield running
 
 
@@ -76,6 +81,43 @@ def test_each_server_runs_the_course_image_as_the_course_user(hub, tokens):
         container = engine().containers.get(f"{hub.slug}-{user}")
         assert container.attrs["Config"]["Image"] == f"{DEFAULTS['image_registry']}/{hub.slug}:latest"
         assert container.exec_run(["id", "-u"]).output.decode().strip() == "1000"
+
+
+def test_a_students_web_page_cannot_use_an_instructors_login_to_make_them_admin(hub, tokens):
+    student = STUDENTS[0]
+    # The student's own app, served from their server as `python -m http.server` in a terminal serves it.
+    container = engine().containers.get(f"{hub.slug}-{student}")
+    container.exec_run(["sh", "-c", "mkdir -p /tmp/app && echo '<p>my app</p>' > /tmp/app/index.html"])
+    container.exec_run(["python", "-m", "http.server", "8050", "--directory", "/tmp/app"], detach=True)
+    wait_until(lambda: "my app" in hub.as_user(student, tokens[student], "GET", "/proxy/8050/").text,
+               timeout=30, interval=0.5, ignoring=(requests.ConnectionError,),
+               message="the student's app did not answer")
+    # "My app is broken, can you look?": the instructor opens it; its script would then use their login.
+    teacher = logged_in(hub.url, INSTRUCTOR)
+    opened = teacher.get(f"{hub.url}/user/{student}/proxy/8050/", timeout=60)
+    made_admin = teacher.patch(f"{hub.url}/hub/api/users/{student}", json={"admin": True},
+                               headers=xsrf_header(teacher, hub.url), timeout=30)
+    assert opened.status_code == 403
+    assert "my app" not in opened.text
+    assert made_admin.status_code == 403, made_admin.text
+    assert hub.api("GET", f"/users/{student}").json()["admin"] is False
+
+
+def test_an_instructor_sees_the_class_and_starts_and_stops_a_students_server(hub, tokens):
+    teacher = logged_in(hub.url, INSTRUCTOR)
+    xsrf = xsrf_header(teacher, hub.url)
+    class_list = teacher.get(f"{hub.url}/hub/api/users", headers=xsrf, timeout=30)
+    assert class_list.status_code == 200
+    assert {user["name"] for user in class_list.json()} >= set(STUDENTS)
+    assert teacher.get(f"{hub.url}/hub/admin", timeout=30).status_code == 200
+    started = teacher.post(f"{hub.url}/hub/api/users/{LATECOMER}/server", headers=xsrf, timeout=60)
+    assert started.status_code in (201, 202), started.text
+    wait_until(lambda: hub.api("GET", f"/users/{LATECOMER}").json()["servers"].get("", {}).get("ready"),
+               timeout=120, interval=1, message=f"{LATECOMER}'s server did not start")
+    stopped = teacher.delete(f"{hub.url}/hub/api/users/{LATECOMER}/server", headers=xsrf, timeout=60)
+    assert stopped.status_code in (202, 204), stopped.text
+    wait_until(lambda: not hub.api("GET", f"/users/{LATECOMER}").json()["servers"], timeout=120, interval=1,
+               message=f"{LATECOMER}'s server did not stop")
 
 
 def test_the_hubs_secrets_stay_out_of_the_repository(hub, repository):

@@ -34,14 +34,22 @@ from uv import find_uv_bin
 
 from tests.support.answers import DEFAULTS
 from tests.support.engine import docker, engine, free_port, stop_process, wait_for_url
-from tests.support.hub import TEST_PASSWORD, config_function, logged_in, open_own_server, submit_login
+from tests.support.hub import (
+    TEST_PASSWORD,
+    config_function,
+    logged_in,
+    open_own_server,
+    submit_login,
+    xsrf_header,
+)
 from tests.support.matrices import image_of
 
 pytestmark = pytest.mark.network
 
 CHART_VERSION = DEFAULTS["_z2jh_chart_version"]
 CHART_ARCHIVE = f"https://jupyterhub.github.io/helm-chart/jupyterhub-{CHART_VERSION}.tgz"
-# The part of the chart's jupyterhub_config.py that applies hub.config.
+# The parts of the chart's jupyterhub_config.py that apply hub.loadRoles and hub.config.
+APPLY_LOAD_ROLES = re.compile(r'^for key, role in get_config\("hub\.loadRoles".*?(?=^\S)', re.MULTILINE | re.DOTALL)
 APPLY_HUB_CONFIG = re.compile(r"^# load hub\.config values.*?(?=^# load /usr/local/etc/jupyterhub/)",
                               re.MULTILINE | re.DOTALL)
 # What the template generated before: no login named, so the chart's "dummy" one.
@@ -127,8 +135,14 @@ def test_merged_values_pass_the_chart_schema(chart, course_values):
 def test_merged_values_name_a_login_that_admits_nobody(chart, course_values):
     config = merged_values(chart, course_values)["hub"]["config"]
     assert config["JupyterHub"]["authenticator_class"] == "null"
-    assert config["JupyterHub"]["admin_access"] is False
+    # No admins: JupyterHub has ignored admin_access since 2.0, and an admin reaches every server.
     assert config["Authenticator"] == {"allow_all": False, "allowed_users": [], "admin_users": []}
+
+
+def test_instructors_get_a_role_that_neither_opens_servers_nor_makes_admins(chart, course_values):
+    role = merged_values(chart, course_values)["hub"]["loadRoles"]["instructor"]
+    assert role["users"] == []
+    assert not {"admin:users", "admin:servers", "access:servers", "users", "tokens"} & set(role["scopes"])
 
 
 def test_merged_values_keep_metadata_blocking_and_network_policies(chart, course_values):
@@ -195,9 +209,10 @@ def chart_jupyterhub(chart, tmp_path_factory) -> Path:
 @contextmanager
 def chart_hub(chart: Path, jupyterhub: Path, values: dict, workdir: Path, settings: str = "") -> Iterator[str]:
     """A hub with the chart's code applying the merged hub.config, then these settings; its address."""
-    apply = APPLY_HUB_CONFIG.search((chart / "files/hub/jupyterhub_config.py").read_text())
-    assert apply, "the chart's jupyterhub_config.py no longer has its hub.config block"
-    (workdir / "apply_hub_config.py").write_text(apply.group(0))
+    chart_config = (chart / "files/hub/jupyterhub_config.py").read_text()
+    parts = [APPLY_LOAD_ROLES.search(chart_config), APPLY_HUB_CONFIG.search(chart_config)]
+    assert all(parts), "the chart's jupyterhub_config.py no longer has its hub.loadRoles and hub.config blocks"
+    (workdir / "apply_hub_config.py").write_text("\n".join(part.group(0) for part in parts))
     (workdir / "values.json").write_text(json.dumps(merged_values(chart, values)))
     port = free_port()
     (workdir / "local_hub.py").write_text(LOCAL_HUB.format(
@@ -234,6 +249,35 @@ def test_a_stranger_cannot_log_in_to_the_course_hub(chart, chart_jupyterhub, cou
 def test_the_same_check_lets_a_stranger_into_the_previous_values(chart, chart_jupyterhub, tmp_path):
     # Proof that the check can fail: the chart's dummy login under an empty allowed_users.
     assert stranger_logs_in(chart, chart_jupyterhub, PREVIOUS_HUB_CONFIG, tmp_path)
+
+
+# An instructor and a student who log in with a test password.
+INSTRUCTOR_AND_STUDENT = """
+c.JupyterHub.authenticator_class = "dummy"
+c.DummyAuthenticator.password = {password!r}
+c.Authenticator.allowed_users = {{"teacher", "student"}}
+"""
+
+
+def test_a_page_using_an_instructors_login_cannot_make_a_student_admin_on_the_charts_hub(
+        chart, chart_jupyterhub, course_values, tmp_path):
+    # The instructor listed as values.yaml says; then what a page on the hub's address does with their login.
+    values = {**course_values, "hub": {**course_values["hub"], "loadRoles": {"instructor": {
+        **course_values["hub"]["loadRoles"]["instructor"], "users": ["teacher"]}}}}
+    with chart_hub(chart, chart_jupyterhub, values, tmp_path,
+                   INSTRUCTOR_AND_STUDENT.format(password=TEST_PASSWORD)) as url:
+        logged_in(url, "student")
+        teacher = logged_in(url, "teacher")
+        xsrf = xsrf_header(teacher, url)
+        made_admin = teacher.patch(f"{url}/hub/api/users/student", json={"admin": True}, headers=xsrf, timeout=30)
+        # What the role promises: the class list and the admin page.
+        class_list = teacher.get(f"{url}/hub/api/users", headers=xsrf, timeout=30)
+        admin_page = teacher.get(f"{url}/hub/admin", timeout=30)
+    assert made_admin.status_code == 403, made_admin.text
+    assert class_list.status_code == 200
+    assert {user["name"] for user in class_list.json()} == {"teacher", "student"}
+    assert not next(user for user in class_list.json() if user["name"] == "student")["admin"]
+    assert admin_page.status_code == 200
 
 
 @pytest.mark.docker

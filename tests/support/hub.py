@@ -167,6 +167,12 @@ def logged_in(url: str, user: str, password: str = TEST_PASSWORD) -> requests.Se
     return session
 
 
+def xsrf_header(session: requests.Session, url: str) -> dict:
+    """The header a page on the hub's address sends with the user's cookies: the _xsrf the hub's pages set."""
+    home = session.get(f"{url}/hub/home", timeout=30)
+    return {"X-XSRFToken": home.cookies.get("_xsrf") or session.cookies.get("_xsrf")}
+
+
 def open_own_server(session: requests.Session, url: str, user: str, path: str,
                     timeout: float = 180) -> requests.Response:
     """Start the student's server from the hub's page and open path in it, as the browser follows the redirects.

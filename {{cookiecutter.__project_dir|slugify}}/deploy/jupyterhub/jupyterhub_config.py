@@ -55,7 +55,12 @@ c.JupyterHub.cookie_secret_file = str(STATE / "jupyterhub_cookie_secret")
 c.JupyterHub.db_url = f"sqlite:///{STATE / 'jupyterhub.sqlite'}"
 c.ConfigurableHTTPProxy.pid_file = str(STATE / "jupyterhub-proxy.pid")
 c.Authenticator.allowed_users = STUDENTS | INSTRUCTORS
-c.Authenticator.admin_users = INSTRUCTORS
+# Instructors are not JupyterHub admins: an admin may open every student's
+# server, and a page a student serves there (an app behind /proxy/<port>/)
+# runs on the hub's own address with the admin's login, free to make its
+# author an admin too. Without access to students' servers, nothing a
+# student writes ever runs in an instructor's browser.
+INSTRUCTOR_SCOPES = ["admin-ui", "list:users", "read:users", "servers"]
 
 c.JupyterHub.spawner_class = "dockerspawner.DockerSpawner"
 c.DockerSpawner.image = COURSE_IMAGE
@@ -142,5 +147,11 @@ c.JupyterHub.load_roles = [
         "name": "idle-culler",
         "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"],
         "services": ["idle-culler"],
-    }
+    },
+    {
+        "name": "instructor",
+        "description": "See every student on the admin page; start and stop their servers",
+        "scopes": INSTRUCTOR_SCOPES,
+        "users": sorted(INSTRUCTORS),
+    },
 ]
