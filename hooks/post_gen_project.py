@@ -109,7 +109,7 @@ def unpinned_requirements_txt(reason: str) -> str:
 QUESTION_FILES = {
     "include_ci": (".github",),
     "include_devcontainer": (".devcontainer",),
-    "jupyterhub": ("deploy",),
+    "jupyterhub": ("deploy", "docker/course_pull.py"),
     "desktop": ("docker/course_desktop.py", "docker/install-desktop.sh", "docker/ipython_kernel_config.py",
                 "docker/vncserver"),
 }

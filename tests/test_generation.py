@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -366,6 +367,32 @@ def test_jupyterhub_config_is_safe_by_default(bake_static):
     assert "c.Authenticator.allowed_users = STUDENTS | INSTRUCTORS" in config
     # JupyterHub's default login: accounts on the server, and only the listed ones.
     assert "authenticator_class" not in config
+
+
+LINK_TARGETS = {
+    "a-folder": ("week-3", None),
+    "a-folder-in-a-folder": ("lessons/week-3", None),
+    "absolute": ("/home/student/.ipython/profile_default/startup", "outside your work folder"),
+    "home": ("~/.ipython", "outside your work folder"),
+    "parent": ("../x", "outside your work folder"),
+    "parent-inside": ("week-3/../../x", "outside your work folder"),
+    "hidden": (".ipython/profile_default/startup", "into a hidden folder"),
+    "hidden-inside": ("week-3/.git/hooks", "into a hidden folder"),
+    "none": ("", "into no folder of its own"),
+    "through-a-link": ("elsewhere/x", "outside your work folder"),
+}
+
+
+@pytest.mark.parametrize(("target", "where"), LINK_TARGETS.values(), ids=LINK_TARGETS.keys())
+def test_a_hub_link_is_refused_when_it_leads_outside_the_work_folder_or_into_a_hidden_one(target, where,
+                                                                                          bake_static, tmp_path):
+    spec = importlib.util.spec_from_file_location("course_pull", bake_static({}) / "docker/course_pull.py")
+    course_pull = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(course_pull)
+    (tmp_path / "work").mkdir()
+    (tmp_path / "work" / "elsewhere").symlink_to(tmp_path)
+    reason = course_pull.refusal(target, str(tmp_path / "work"))
+    assert reason == (None if where is None else course_pull.REFUSED.format(where=where, target=target))
 
 
 ENGINE_NETWORKS = {

@@ -120,6 +120,62 @@ def test_an_instructor_sees_the_class_and_starts_and_stops_a_students_server(hub
                message=f"{LATECOMER}'s server did not stop")
 
 
+# A git repository of lesson material inside a student's container, made by the course user.
+LESSON_REPOSITORY = """
+set -e
+rm -rf /tmp/week-3 && git init -q -b main /tmp/week-3 && cd /tmp/week-3
+echo 'print("ran")' > lesson.py
+git add lesson.py
+git -c user.name=Instructor -c user.email=instructor@example.edu commit -q -m 'Week 3'
+"""
+# Where a mailed link would put someone's files: where the next kernel runs them, or outside the work folder.
+HOSTILE_TARGETS = {
+    "absolute-ipython-startup": "/home/student/.ipython/profile_default/startup",
+    "hidden-ipython-startup": "../.ipython/profile_default/startup",
+    "hidden-folder": ".ipython/profile_default/startup",
+    "parent-folder": "../x",
+    "parent-inside-a-path": "week-3/../../x",
+}
+
+
+def pulled(hub, user: str, token: str, path: str, **link) -> tuple[int, str]:
+    """An nbgitpuller link opened by the student: the status and the page, or the API's streamed events."""
+    answer = hub.as_user(user, token, "GET", path, params={"repo": "file:///tmp/week-3", "branch": "main", **link})
+    return answer.status_code, answer.text
+
+
+def lesson_files(hub, user: str) -> list[str]:
+    """Every copy of the lesson in the student's container, the source repository's aside."""
+    found = engine().containers.get(f"{hub.slug}-{user}").exec_run(
+        ["sh", "-c", "find / -xdev -name lesson.py -not -path '/tmp/week-3/*' 2>/dev/null"])
+    return sorted(found.output.decode().split())
+
+
+@pytest.mark.parametrize("target", HOSTILE_TARGETS.values(), ids=HOSTILE_TARGETS.keys())
+def test_a_hub_link_into_a_hidden_folder_or_outside_the_work_folder_is_refused_and_copies_nothing(hub, tokens,
+                                                                                                   target):
+    student = STUDENTS[2]
+    engine().containers.get(f"{hub.slug}-{student}").exec_run(["sh", "-c", LESSON_REPOSITORY])
+    answers = [pulled(hub, student, tokens[student], "/git-pull/api", targetpath=target),
+               pulled(hub, student, tokens[student], "/git-pull", targetpath=target),
+               pulled(hub, student, tokens[student], "/git-pull", targetPath=target)]
+    for status, page in answers:
+        assert status == 400
+        assert "Nothing was copied. Ask your instructor for a corrected link." in page
+    assert lesson_files(hub, student) == []
+
+
+def test_a_hub_link_brings_material_into_the_work_folder(hub, tokens):
+    student = STUDENTS[3]
+    engine().containers.get(f"{hub.slug}-{student}").exec_run(["sh", "-c", LESSON_REPOSITORY])
+    status, page = pulled(hub, student, tokens[student], "/git-pull", targetpath="week-3")
+    assert status == 200
+    status, events = pulled(hub, student, tokens[student], "/git-pull/api", targetpath="week-3")
+    assert status == 200
+    assert '"phase": "finished"' in events.strip().splitlines()[-1], events
+    assert lesson_files(hub, student) == ["/home/student/work/week-3/lesson.py"]
+
+
 def test_the_hubs_secrets_stay_out_of_the_repository(hub, repository):
     state = repository / "deploy" / "jupyterhub" / "state"
     assert {path.name for path in state.iterdir()} >= {"jupyterhub_cookie_secret", "jupyterhub.sqlite"}

@@ -377,30 +377,11 @@ def test_a_course_notebook_copied_out_of_course_is_the_students_to_edit(course):
     assert (course.path / "work" / name).stat().st_uid == STUDENT_UID
 
 
-# A git repository of lesson material inside the container, made by the course user.
-LESSON_REPOSITORY = """
-set -e
-git init -q -b main /tmp/week-3 && cd /tmp/week-3
-echo '# Week 3' > lesson.md
-git add lesson.md
-git -c user.name=Instructor -c user.email=instructor@example.edu commit -q -m 'Week 3'
-"""
-
-
-def test_an_nbgitpuller_link_brings_material_into_the_work_folder(course):
-    if not answers_for(course.name)["jupyterhub"]:
-        assert course.api("GET", "/git-pull").status_code == 404, "nbgitpuller is for JupyterHub-ready images"
-        return
-    course.exec("sh", "-c", LESSON_REPOSITORY)
-    # The link's page calls this API, which streams the clone's progress until it is done.
-    pull = course.api("GET", "/git-pull/api", params={"repo": "file:///tmp/week-3", "branch": "main"},
-                      stream=True)
-    events = [line for line in pull.iter_lines(decode_unicode=True) if line.startswith("data:")]
-    assert pull.status_code == 200
-    assert '"phase": "finished"' in events[-1], events
-    lesson = course.path / "work" / "week-3" / "lesson.md"
-    assert lesson.read_text() == "# Week 3\n"
-    assert lesson.stat().st_uid == STUDENT_UID
+def test_a_laptop_serves_no_nbgitpuller_links(course):
+    # Hub links are for a hub's students: on 127.0.0.1 they would be one more way in (docker/course_pull.py).
+    link = {"repo": "file:///tmp/week-3", "targetpath": "week-3"}
+    assert course.api("GET", "/git-pull", params=link).status_code == 404
+    assert course.api("GET", "/git-pull/api", params=link).status_code == 404
 
 
 @pytest.fixture

@@ -32,6 +32,11 @@ c.ServerProxy.servers = {
 # Terminals run bash as it is, not as a login shell: Debian's /etc/profile
 # would reset PATH and `python` in a terminal would miss the course's packages.
 c.ServerApp.terminado_settings = {"shell_command": ["/bin/bash"]}
+{% if cookiecutter.jupyterhub %}
+# nbgitpuller's links serve a hub's students only, and only into a visible
+# folder of the work folder (docker/course_pull.py checks them first).
+c.ServerApp.jpserver_extensions.update({"nbgitpuller": False, "course_pull": True})
+{% endif %}
 {% if cookiecutter.desktop %}
 # The desktop's page says why when the desktop cannot start (docker/course_desktop.py).
 c.ServerApp.jpserver_extensions.update({"course_desktop": True})
