@@ -218,3 +218,40 @@ def test_a_conflicting_template_change_stops_with_the_files_to_resolve(template_
     # Not pinned, not reported as done: the instructor resolves first.
     assert "Updated from the template" not in update.stdout
     assert "UU README.md" in git("status", "--porcelain", cwd=project).stdout
+
+
+def contributors_change(project: Path, change) -> None:
+    """A pull request that edits .cruft.json, merged: change(state) edits the parsed file."""
+    state = json.loads((project / ".cruft.json").read_text())
+    change(state)
+    (project / ".cruft.json").write_text(json.dumps(state, indent=2) + "\n")
+    git("commit", "-q", "--all", "-m", "Fix the instructor's name", cwd=project)
+
+
+def test_make_update_refuses_an_answer_holding_template_code_and_runs_none_of_it(template_repository, tmp_path):
+    template, url = template_repository
+    project = generate_course(url, tmp_path, "course-template-answer-code", SKIP_LOCK)
+    ran = tmp_path / "ran"
+    attack = f"Ada Lovelace{{{{ cycler.__init__.__globals__.os.system('touch {ran}') and '' }}}}"
+    contributors_change(project, lambda state: state["context"]["cookiecutter"].update(instructor_name=attack))
+    # Something to update, so that cruft would render the answers.
+    change_template(template, ".gitattributes", "*.ipynb text eol=lf\n", "*.ipynb text eol=lf\n*.toml text eol=lf\n")
+
+    update = make(project, "update")
+    assert update.returncode != 0
+    assert update.stderr.startswith(".cruft.json: the answer cookiecutter.instructor_name holds template code "
+                                    "({{, {% or {#}), which the update would run;"), update.stderr
+    assert not ran.exists()
+    assert git("status", "--porcelain", cwd=project).stdout == ""
+
+
+def test_make_update_refuses_a_template_address_the_course_was_not_made_from(template_repository, tmp_path):
+    _, url = template_repository
+    project = generate_course(url, tmp_path, "course-template-moved", SKIP_LOCK)
+    contributors_change(project, lambda state: state.update(template="git://127.0.0.1:9/someone-elses-template"))
+
+    update = make(project, "update")
+    assert update.returncode != 0
+    assert (f".cruft.json: the template is git://127.0.0.1:9/someone-elses-template, but this course was made "
+            f"from {url};") in update.stderr
+    assert git("status", "--porcelain", cwd=project).stdout == ""
