@@ -34,7 +34,7 @@ ALWAYS = {
     ".cookiecutter.json", ".dockerignore", ".env.example", ".gitattributes", ".gitignore", "Dockerfile",
     "INSTRUCTORS.md",
     "Makefile", "README.md", "build-requirements.txt", "compose.yaml", "docker/healthcheck.py",
-    "docker/course_check.py", "docker/course_banner.py",
+    "docker/course_check.py", "docker/course_banner.py", "docker/course_saving.py", "docker/check-update.py",
     "docker/course_inventory.py", "docker/lock-summary.py", "docker/install-course-packages.sh",
     "docker/write-sizes.sh",
     "docker/jupyter_server_config.py",

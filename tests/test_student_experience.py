@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
+import secrets
 import subprocess
+import threading
 import time
 
 import pytest
+import requests
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 
@@ -399,6 +403,73 @@ def default_course_owned_by(built_course, tmp_path):
     yield _checkout
     for copy in copies:
         copy.down()
+
+
+def notebook_of(text: str) -> dict:
+    return {"cells": [{"cell_type": "markdown", "metadata": {}, "source": text}],
+            "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+
+
+def save_until_stopped(course: Course, name: str, stop: threading.Event, saved: list[str]) -> None:
+    """Save a 0.1-0.5 MB notebook again and again through Jupyter's API, as autosave does, until the server dies."""
+    session = requests.Session()
+    session.headers["Authorization"] = f"token {course.token}"
+    while not stop.is_set():
+        text = f"version {len(saved)} " + secrets.token_hex(random.randint(50_000, 250_000))
+        saved.append(text)  # before the request: the kill may land while it is written
+        try:
+            session.put(f"{course.url}/api/contents/{name}", timeout=30,
+                        json={"type": "notebook", "format": "json", "content": notebook_of(text)})
+        except requests.RequestException:
+            return
+
+
+KILLS = 20
+
+
+def test_a_container_killed_during_saves_leaves_every_notebook_whole(default_course_owned_by):
+    student = default_course_owned_by(STUDENT_UID)
+    student.compose("up", "--detach")
+    work = student.path / "work"
+    (work / "kept.ipynb").write_text(json.dumps(notebook_of("kept")))
+    saved: list[str] = []
+    for kill in range(KILLS):
+        student.wait_answering()
+        stop = threading.Event()
+        saver = threading.Thread(target=save_until_stopped, args=(student, "kill.ipynb", stop, saved))
+        saver.start()
+        time.sleep(random.uniform(0.3, 1.5))
+        docker("kill", "--signal", "KILL", student.container_id())
+        stop.set()
+        saver.join()
+        for notebook in work.rglob("*.ipynb"):
+            text = json.loads(notebook.read_text())["cells"][0]["source"]  # fails on an empty or cut file
+            assert text in (*saved, "kept"), f"kill {kill}: {notebook.name} is neither version"
+        student.compose("start")
+    student.wait_answering()
+    assert len(saved) > 2 * KILLS  # the kills did land during saves
+    # What a save had not finished is gone at the next start; the notebook keeps its owner.
+    assert not list(work.glob(".~*"))
+    assert (work / "kill.ipynb").stat().st_uid == STUDENT_UID
+
+
+def test_a_notebook_an_older_image_left_cut_by_a_crash_is_brought_back_at_start(default_course_owned_by):
+    student = default_course_owned_by(STUDENT_UID)
+    work = student.path / "work"
+    # What Jupyter's in-place saving leaves when the container dies mid-write: the file cut, the copy hidden.
+    (work / "lab.ipynb").write_text("")
+    (work / ".~lab.ipynb").write_text(json.dumps(notebook_of("my answers")))
+    (work / "notes.txt").write_text("new notes, cut")
+    (work / ".~notes.txt").write_text("old notes")
+    chown_work(student.path, STUDENT_UID)
+    student.compose("up", "--detach")
+    student.wait_answering()
+    assert student.read_notebook("lab.ipynb") == "my answers"
+    assert (work / "notes (before last save).txt").read_text() == "old notes"
+    assert (work / "notes.txt").read_text() == "new notes, cut"
+    assert not list(work.glob(".~*"))
+    log = student.compose("logs", "jupyter").stdout
+    assert "lab.ipynb was cut off by a crash while saving: its last complete version is back." in log
 
 
 # Host users who start the course: (uid, gid) of their checkout's work/, and the

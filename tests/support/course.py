@@ -117,6 +117,12 @@ class Course:
         wait_until(lambda: health() == "healthy", timeout=timeout,
                    message=lambda: f"container not healthy ({health()}):\n{self.compose('logs', check=False).stdout}")
 
+    def wait_answering(self, timeout: float = 120) -> None:
+        """Wait on Jupyter itself: its API answers with the token (sooner than Docker's health interval)."""
+        wait_until(lambda: self.api("GET", "/api/status").status_code == 200, timeout=timeout, interval=0.2,
+                   ignoring=(requests.ConnectionError,),
+                   message=lambda: f"Jupyter did not answer:\n{self.compose('logs', check=False).stdout}")
+
     def api(self, method: str, path: str, token: str | None = "own", **kwargs) -> requests.Response:
         """Call Jupyter's REST API, with this course's token unless told otherwise."""
         token = self.token if token == "own" else token

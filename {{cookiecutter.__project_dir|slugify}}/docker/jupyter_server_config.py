@@ -17,6 +17,10 @@ c.ServerApp.jpserver_extensions.update({"jupyter_lsp": False})
 # The student's own folder: everything created in Jupyter is saved there. The
 # course's notebooks appear in it as course/, read-only (compose.yaml).
 c.ServerApp.root_dir = os.path.expanduser("~/work")
+# Saves that a crash cannot cut, and at start what an interrupted save of an
+# older image left behind brought back (docker/course_saving.py).
+c.ServerApp.contents_manager_class = "course_saving.CourseContentsManager"
+c.ServerApp.jpserver_extensions.update({"course_saving": True})
 # "Course environment" in JupyterLab's launcher and Notebook's New menu: the
 # page the image build wrote about what is installed (docker/course_inventory.py),
 # served when opened, from this container only, behind Jupyter's token.
