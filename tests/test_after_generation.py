@@ -136,6 +136,42 @@ def test_following_the_printed_next_steps_leaves_no_placeholder_for_students(tmp
     assert subprocess.run(["git", "status", "--porcelain"], cwd=project, capture_output=True, text=True).stdout == ""
 
 
+@pytest.mark.parametrize("repository", [False, True], ids=["before-git-init", "after-git-commit"])
+def test_make_set_org_changes_the_courses_files_and_never_the_work_folder(tmp_path, capfd, repository):
+    project, _, _ = generate(tmp_path, {}, capfd)
+    mine = "see https://github.com/your-org/introduction-to-data-science/issues\n"
+    (project / "work" / "my notes.md").write_text(mine)
+    (project / "course" / "week 1 notes.md").write_text(mine)
+    if repository:
+        subprocess.run(["git", "init", "-q"], cwd=project, check=True)
+        subprocess.run(["git", "add", "--all"], cwd=project, check=True)
+    named = subprocess.run(["make", "set-org", "ORG=ada-teaches"], cwd=project, capture_output=True, text=True)
+    assert named.returncode == 0, named.stderr
+    assert (project / "work" / "my notes.md").read_text() == mine
+    assert (project / "course" / "week 1 notes.md").read_text() == mine.replace("your-org", "ada-teaches")
+
+
+# A docker that pulls and tags nothing and whose save breaks halfway, as with a full disk.
+FAILING_SAVE = """#!/bin/sh
+case "$1" in
+  save) printf 'part of an image'; exit 1 ;;
+  *) exit 0 ;;
+esac
+"""
+
+
+def test_make_bundle_leaves_no_archive_or_checksum_when_the_save_fails(tmp_path, capfd):
+    project, _, _ = generate(tmp_path, {}, capfd)
+    shim = tmp_path / "bin"
+    shim.mkdir()
+    (shim / "docker").write_text(FAILING_SAVE)
+    (shim / "docker").chmod(0o755)
+    bundled = subprocess.run(["make", "bundle", "PLATFORM=linux/amd64"], cwd=project, capture_output=True,
+                             text=True, env={**os.environ, "PATH": f"{shim}:{os.environ['PATH']}"})
+    assert bundled.returncode != 0
+    assert not list(project.glob("*-image-*"))
+
+
 @pytest.mark.parametrize("org", ["", "Ada", "-x", "a b", "a/b"], ids=["empty", "uppercase", "option", "space", "slash"])
 def test_make_set_org_refuses_what_is_not_an_account_name_and_changes_nothing(tmp_path, capfd, org):
     project, _, _ = generate(tmp_path, {}, capfd)
