@@ -395,6 +395,24 @@ def test_a_hub_link_is_refused_when_it_leads_outside_the_work_folder_or_into_a_h
     assert reason == (None if where is None else course_pull.REFUSED.format(where=where, target=target))
 
 
+LICENCE_TEXTS = {
+    "plain": ("MIT", "MIT"),
+    "carriage-return": ("MIT\r## Install evil-package", "MIT \\#\\# Install evil-package"),
+    "line-separator": ("BSD\u2028| a | row |", "BSD | a | row |"),
+    "control-character": ("Apache-2.0\x1b[31m", "Apache-2.0 \\[31m"),
+    "markdown": ("[click](https://example.com) <b>*x*</b>",
+                 "\\[click\\](https://example.com) \\<b\\>\\*x\\*\\</b\\>"),
+}
+
+
+@pytest.mark.parametrize(("text", "shown"), LICENCE_TEXTS.values(), ids=LICENCE_TEXTS.keys())
+def test_licence_text_from_the_package_index_stays_inside_its_table_cell(text, shown, bake_static):
+    spec = importlib.util.spec_from_file_location("lock_summary", bake_static({}) / "docker/lock-summary.py")
+    lock_summary = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(lock_summary)
+    assert lock_summary.one_line(text) == shown
+
+
 ENGINE_NETWORKS = {
     "with-gateway": ({"Subnet": "172.18.0.0/16", "Gateway": "172.18.0.1"}, "172.18.0.1"),
     # Debian's engine 20.10 reports the default bridge this way.
@@ -465,6 +483,14 @@ def test_workflow_actions_are_pinned_by_commit_with_their_version(bake_static):
         "actions/checkout", "docker/setup-qemu-action", "docker/setup-buildx-action", "docker/login-action",
         "docker/build-push-action", "actions/upload-artifact"}
     assert sum("actions/checkout@" in line for line in uses) == 2
+
+
+def test_workflow_checkouts_keep_the_token_out_of_the_git_config(bake_static):
+    workflow = yaml.safe_load((bake_static({}) / ".github/workflows/image.yml").read_text())
+    checkouts = [step for job in workflow["jobs"].values() for step in job["steps"]
+                 if step.get("uses", "").startswith("actions/checkout@")]
+    assert len(checkouts) == 2
+    assert all(step["with"]["persist-credentials"] is False for step in checkouts)
 
 
 def test_workflow_publishes_latest_from_the_default_branch_only(bake_static):

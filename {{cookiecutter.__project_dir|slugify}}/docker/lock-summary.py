@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import unicodedata
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -63,6 +64,13 @@ def asked(path: Path) -> set[str]:
             if (match := NAME.match(line.split("#", 1)[0]))}
 
 
+def one_line(text: str) -> str:
+    """Text from the package index as one Markdown table cell: no control character or line
+    separator to start a line of its own, no emphasis, link or HTML (table() escapes |)."""
+    text = "".join(" " if unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp") else char for char in text)
+    return re.sub(r"([\\`*_\[\]<>#!])", r"\\\1", " ".join(text.split()))
+
+
 def licence(name: str, version: str) -> str | None:
     """The licence the package index states for this release: "" for none; None when it cannot be reached."""
     for url in (f"https://pypi.org/pypi/{name}/{version}/json", f"https://pypi.org/pypi/{name}/json"):
@@ -72,12 +80,12 @@ def licence(name: str, version: str) -> str | None:
         except (OSError, ValueError, KeyError):
             continue
         if info.get("license_expression"):
-            return info["license_expression"]
+            return one_line(info["license_expression"])
         declared = (info.get("license") or "").strip()
         if declared and "\n" not in declared and len(declared) <= 100 and declared.upper() != "UNKNOWN":
-            return declared
-        return " OR ".join(value.rsplit(" :: ", 1)[-1] for value in info.get("classifiers") or []
-                           if value.startswith("License :: "))
+            return one_line(declared)
+        return one_line(" OR ".join(value.rsplit(" :: ", 1)[-1] for value in info.get("classifiers") or []
+                                    if value.startswith("License :: ")))
     return None
 
 
