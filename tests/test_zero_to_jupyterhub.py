@@ -145,6 +145,14 @@ def test_instructors_get_a_role_that_neither_opens_servers_nor_makes_admins(char
     assert not {"admin:users", "admin:servers", "access:servers", "users", "tokens"} & set(role["scopes"])
 
 
+def test_the_hub_serves_https_with_a_certificate_for_its_name(chart, course_values):
+    https = merged_values(chart, course_values)["proxy"]["https"]
+    assert https["enabled"] is True
+    assert https["type"] == "letsencrypt"
+    assert https["hosts"] == ["hub.example.edu"]
+    assert https["letsencrypt"]["contactEmail"] == DEFAULTS["instructor_email"]
+
+
 def test_merged_values_keep_metadata_blocking_and_network_policies(chart, course_values):
     values = merged_values(chart, course_values)
     assert values["singleuser"]["cloudMetadata"]["blockWithIptables"] is True
