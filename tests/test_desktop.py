@@ -97,6 +97,22 @@ def test_the_desktop_runs_as_the_student_and_opens_no_port(desktop_course):
     assert ports["jupyter-lab"] == [desktop_course.port]
 
 
+# A program that opens a window, as any process in the container could try.
+OPEN_A_WINDOW = "import tkinter; tkinter.Tk()"
+
+
+def test_only_programs_holding_the_desktops_key_open_windows_on_it(desktop_course):
+    start_the_desktop(desktop_course.url, desktop_course.token)
+    key = desktop_course.exec("stat", "-c", "%a %u", "/tmp/.course-desktop-Xauthority").stdout.split()
+    assert key == ["600", str(STUDENT_UID)]
+    student = str(STUDENT_UID)  # the uid the course runs as: its work folder's owner
+    assert desktop_course.exec("python", "-c", OPEN_A_WINDOW, user=student, check=False).returncode == 0
+    keyless = desktop_course.exec("env", "XAUTHORITY=/nonexistent", "python", "-c", OPEN_A_WINDOW, user=student,
+                                  check=False)
+    assert keyless.returncode != 0
+    assert "couldn't connect to display" in keyless.stderr
+
+
 def test_the_desktop_page_needs_the_token(desktop_course):
     refused = requests.get(f"{desktop_course.url}/desktop/", allow_redirects=False, timeout=30)
     assert refused.status_code == 302

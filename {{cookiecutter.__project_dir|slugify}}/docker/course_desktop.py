@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import time
@@ -31,6 +33,10 @@ LOCK = Path(f"/tmp/.X{DISPLAY.lstrip(':')}-lock")
 # Written when the desktop could not start: the page then shows the reason
 # instead of retrying. Restarting the course clears it (/tmp is the container's).
 FAILED = Path("/tmp/course-desktop-failed")
+# The display's key, readable by the student only: without it no other process
+# can open windows on the desktop or type into them (the image's ENV names it
+# for every kernel, terminal and script).
+XAUTHORITY = Path(os.environ.get("XAUTHORITY", "/tmp/.course-desktop-Xauthority"))
 X_LOG = Path("/tmp/course-desktop.log")
 PREFIX = "course desktop:"
 
@@ -80,6 +86,21 @@ def display_in_use() -> bool:
     return True
 
 
+def write_key() -> None:
+    """A new MIT-MAGIC-COOKIE-1 for the display, in Xauthority's format, mode 0600, at every start."""
+    def counted(data: bytes) -> bytes:
+        return struct.pack(">H", len(data)) + data
+
+    # Family 0xFFFF: any address, as the display is only reached through its unix socket.
+    entry = (struct.pack(">H", 0xFFFF) + counted(b"") + counted(DISPLAY.lstrip(":").encode())
+             + counted(b"MIT-MAGIC-COOKIE-1") + counted(secrets.token_bytes(16)))
+    new = XAUTHORITY.with_name(f"{XAUTHORITY.name}.{os.getpid()}")
+    descriptor = os.open(new, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as key:
+        key.write(entry)
+    os.replace(new, XAUTHORITY)
+
+
 def socket_path(arguments: list[str]) -> str:
     """The unix socket jupyter-remote-desktop-proxy connects to, from vncserver's arguments."""
     if "-rfbunixpath" not in arguments:
@@ -101,9 +122,13 @@ def start(arguments: list[str]) -> int:
         LOCK.unlink(missing_ok=True)
     except OSError as error:
         return give_up(f"display {DISPLAY} was left by another user ({error.strerror}); restart the course")
+    try:
+        write_key()
+    except OSError as error:
+        return give_up(f"its key {XAUTHORITY} cannot be written ({error.strerror}); restart the course")
     with X_LOG.open("w") as log:
         x_server = subprocess.Popen(
-            ["Xvnc", DISPLAY, "-rfbunixpath", vnc_socket, "-rfbunixmode", "0600", "-rfbport", "-1",
+            ["Xvnc", DISPLAY, "-auth", str(XAUTHORITY), "-rfbunixpath", vnc_socket, "-rfbunixmode", "0600", "-rfbport", "-1",
              "-SecurityTypes", "None", "-geometry", "1280x800", "-depth", "24", "-nolisten", "tcp",
              "-desktop", "Course desktop"],
             stdout=log, stderr=subprocess.STDOUT)
