@@ -7,8 +7,6 @@ deploy/jupyterhub/jupyterhub_config.py with the default course image.
 from __future__ import annotations
 
 import os
-import re
-import shlex
 import shutil
 import subprocess
 import sys
@@ -22,7 +20,7 @@ from tests.support.answers import DEFAULTS
 from tests.support.course import PROC_STATUS, parse_proc_status
 from tests.support.engine import docker, engine, free_port, stop_process, wait_for_url
 from tests.support.git import git
-from tests.support.hub import IMPORT_THE_COURSE_PACKAGES, logged_in, running_hub, xsrf_header
+from tests.support.hub import IMPORT_THE_COURSE_PACKAGES, config_function, logged_in, running_hub, xsrf_header
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.docker
@@ -373,25 +371,40 @@ def metadata_service(tmp_path):
         ip("netns", "del", NAMESPACE, check=False)
 
 
-def readme_metadata_rule(project: Path) -> list[str]:
-    """The iptables rule deploy/jupyterhub/README.md tells instructors to add, as its arguments."""
-    readme = (project / "deploy/jupyterhub/README.md").read_text()
-    command = re.search(r"^sudo (iptables -I DOCKER-USER .*)$", readme, re.MULTILINE)
-    assert command, "the README no longer shows the metadata rule"
-    return shlex.split(command.group(1))[1:]
+# A service of the hub's own server, listening on its address on the students' network.
+SERVER_PORT = 9477
 
 
-def test_the_readme_rule_keeps_students_away_from_the_cloud_metadata_service(hub, tokens, built_course,
-                                                                             metadata_service):
-    container = f"{hub.slug}-student4"
-    before = docker("exec", container, "python", "-c", PROBE_METADATA, check=False)
-    # Without the rule a student's container reaches it: the check below can fail.
-    assert before.stdout.strip() == "200", before.stderr
-    rule = readme_metadata_rule(built_course("default"))
-    subprocess.run(["iptables", *rule], check=True)
+def reaches(container: str, host: str, port: int) -> subprocess.CompletedProcess:
+    probe = f"import socket; socket.create_connection(({host!r}, {port}), timeout=5).close()"
+    return docker("exec", container, "python", "-c", probe, check=False)
+
+
+def test_the_firewall_script_leaves_students_the_hubs_api_only(hub, tokens, repository, metadata_service, tmp_path):
+    student, container = "student4", f"{hub.slug}-student4"
+    network = engine().networks.get(f"{hub.slug}-students").attrs["IPAM"]["Config"][0]
+    gateway = config_function(repository, "network_gateway")(network)
+    service = subprocess.Popen([sys.executable, "-m", "http.server", str(SERVER_PORT), "--bind", gateway,
+                                "--directory", str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    script = [str(repository / "deploy/jupyterhub/students-firewall.sh")]
+    environment = {**os.environ, "COURSE_HUB_API_PORT": str(hub.api_port)}
     try:
-        after = docker("exec", container, "python", "-c", PROBE_METADATA, check=False)
+        wait_for_url(f"http://{gateway}:{SERVER_PORT}/", timeout=30, process=service)
+        # Without the rules a student's container reaches both: the checks below can fail.
+        assert reaches(container, gateway, SERVER_PORT).returncode == 0
+        assert docker("exec", container, "python", "-c", PROBE_METADATA, check=False).stdout.strip() == "200"
+        applied = subprocess.run(script, env=environment, capture_output=True, text=True, timeout=60)
+        assert applied.returncode == 0, applied.stderr
+        to_server = reaches(container, gateway, SERVER_PORT)
+        to_metadata = docker("exec", container, "python", "-c", PROBE_METADATA, check=False)
+        # The hub still starts, opens and hears from a student's server.
+        hub.stop_server(student)
+        hub.start_server(student)
+        reply = hub.run_cell(student, tokens[student], IMPORT_THE_COURSE_PACKAGES)
     finally:
-        subprocess.run(["iptables", "-D", *rule[1:]], check=False)  # the same rule, deleted
-    assert after.returncode != 0
-    assert "Connection refused" in after.stderr, after.stderr
+        removed = subprocess.run([*script, "--remove"], env=environment, capture_output=True, text=True, timeout=60)
+        stop_process(service)
+    assert removed.returncode == 0, removed.stderr
+    assert "Connection refused" in to_server.stderr, to_server.stderr
+    assert "Connection refused" in to_metadata.stderr, to_metadata.stderr
+    assert reply["status"] == "ok", reply

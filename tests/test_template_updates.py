@@ -240,7 +240,7 @@ def test_make_update_refuses_an_answer_holding_template_code_and_runs_none_of_it
     update = make(project, "update")
     assert update.returncode != 0
     assert update.stderr.startswith(".cruft.json: the answer cookiecutter.instructor_name holds template code "
-                                    "({{, {% or {#}), which the update would run;"), update.stderr
+                                    "({{, {%, {#), which the update would run;"), update.stderr
     assert not ran.exists()
     assert git("status", "--porcelain", cwd=project).stdout == ""
 

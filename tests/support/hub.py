@@ -53,6 +53,8 @@ class Hub:
     slug: str
     process: subprocess.Popen
     log: Path
+    # Where the hub's API listens for the students' servers (COURSE_HUB_API_PORT of students-firewall.sh).
+    api_port: int
 
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.log.read_text().splitlines()[-lines:])
@@ -124,15 +126,15 @@ def running_hub(project: Path, workdir: Path, students: list[str], environment: 
     """
     if not shutil.which("configurable-http-proxy"):
         raise AssertionError("JupyterHub needs configurable-http-proxy (npm install -g configurable-http-proxy)")
-    port, token = free_port(), "course-tests-" + workdir.name
+    port, api_port, token = free_port(), free_port(), "course-tests-" + workdir.name
     (workdir / "test_config.py").write_text(TEST_LOGIN.format(
         config=str(project / "deploy" / "jupyterhub" / "jupyterhub_config.py"), students=students,
-        port=port, hub_port=free_port(), proxy_api_port=free_port(), workdir=workdir, token=token,
+        port=port, hub_port=api_port, proxy_api_port=free_port(), workdir=workdir, token=token,
         password=TEST_PASSWORD))
     log = (workdir / "jupyterhub.log").open("w")
     process = subprocess.Popen([shutil.which("jupyterhub"), "-f", str(workdir / "test_config.py")], cwd=project,
                                env={**os.environ, **(environment or {})}, stdout=log, stderr=subprocess.STDOUT)
-    hub = Hub(f"http://127.0.0.1:{port}", token, project.name, process, workdir / "jupyterhub.log")
+    hub = Hub(f"http://127.0.0.1:{port}", token, project.name, process, workdir / "jupyterhub.log", api_port)
     try:
         wait_for_url(f"{hub.url}/hub/api/", timeout=90, process=process, explain=hub.log.read_text)
         # The hub creates the allowed users itself.

@@ -1,10 +1,10 @@
 """Run by `make update` before cruft: refuse a .cruft.json that would run code or fetch another template.
 
 Cookiecutter renders every answer as a Jinja template, with access to Python,
-before any check of the template's own can run. An answer holding {{, {% or {#
-in .cruft.json (a one-line change in a pull request) would run as code on the
-instructor's computer at the next update; another template address would run
-someone else's template. Usage: python3 docker/check-update.py
+before any check of the template's own can run. An answer holding one of
+Jinja's markers in .cruft.json (a one-line change in a pull request) would run
+as code on the instructor's computer at the next update; another template
+address would run someone else's template. Usage: python3 docker/check-update.py
 """
 
 import json
@@ -13,7 +13,9 @@ import subprocess
 import sys
 
 STATE = ".cruft.json"
-TEMPLATE_CODE = ("{{", "{%", "{#")
+# Jinja's markers, spelled apart so that the template copies this file unchanged.
+BRACE = chr(123)
+TEMPLATE_CODE = tuple(BRACE + second for second in (BRACE, "%", "#"))
 COMMIT = re.compile(r"[0-9a-f]{7,40}")
 
 
@@ -28,7 +30,8 @@ def answers_holding_template_code(value, field: str = "") -> list[str]:
 
 
 def refusals(state: dict, first_template: str | None) -> list[str]:
-    found = [f"{STATE}: the answer {field} holds template code ({{{{, {{% or {{#}}), which the update would run; "
+    markers = ", ".join(TEMPLATE_CODE)
+    found = [f"{STATE}: the answer {field} holds template code ({markers}), which the update would run; "
              f"put back the plain answer (git log -p {STATE} shows who changed it)."
              for field in answers_holding_template_code(state.get("context", {}))]
     if first_template and state.get("template") != first_template:
@@ -40,7 +43,7 @@ def refusals(state: dict, first_template: str | None) -> list[str]:
 
 
 def first_template() -> str | None:
-    """The template address .cruft.json named when git first recorded it (None outside git or before a commit)."""
+    """The template address .cruft.json named when git first recorded it (None before its first commit)."""
     added = subprocess.run(["git", "log", "--diff-filter=A", "--format=%H", "--", STATE],
                            capture_output=True, text=True)
     commits = added.stdout.split()

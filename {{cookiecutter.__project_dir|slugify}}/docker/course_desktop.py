@@ -128,9 +128,9 @@ def start(arguments: list[str]) -> int:
         return give_up(f"its key {XAUTHORITY} cannot be written ({error.strerror}); restart the course")
     with X_LOG.open("w") as log:
         x_server = subprocess.Popen(
-            ["Xvnc", DISPLAY, "-auth", str(XAUTHORITY), "-rfbunixpath", vnc_socket, "-rfbunixmode", "0600", "-rfbport", "-1",
-             "-SecurityTypes", "None", "-geometry", "1280x800", "-depth", "24", "-nolisten", "tcp",
-             "-desktop", "Course desktop"],
+            ["Xvnc", DISPLAY, "-auth", str(XAUTHORITY), "-rfbunixpath", vnc_socket, "-rfbunixmode", "0600",
+             "-rfbport", "-1", "-SecurityTypes", "None", "-geometry", "1280x800", "-depth", "24",
+             "-nolisten", "tcp", "-desktop", "Course desktop"],
             stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 20
     while not SOCKET.exists():

@@ -26,7 +26,7 @@ OLD_BACKUP_PREFIX = ".~"  # Jupyter's own copy of the old version during an in-p
 
 @contextmanager
 def replacing(path: str, text: bool = True, encoding: str = "utf-8", log=None, **kwargs):
-    """Write path's new version to a file beside it, then rename it over path, keeping path's mode and owner."""
+    """Write the new version beside path, then rename it over path, keeping its mode and owner."""
     if os.path.islink(path):
         path = os.path.join(os.path.dirname(path), os.readlink(path))
     folder = os.path.dirname(path) or "."
