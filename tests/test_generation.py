@@ -205,6 +205,8 @@ def test_shell_scripts_pass_shellcheck(project):
                        "docker/start-course.sh", "docker/write-sizes.sh"]
     if desktop:
         scripts.append("docker/vncserver")
+    if answers_of(project)["jupyterhub"]:
+        scripts.append("deploy/jupyterhub/students-firewall.sh")
     result = subprocess.run(["shellcheck", *scripts], cwd=project, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
 
