@@ -11,6 +11,9 @@ import requests
 from tests.support.answers import DEFAULT_ANSWERS, bake_with
 from tests.support.course import Course
 from tests.support.engine import docker, free_port
+from tests.support.kernel import in_a_jupyter_terminal
+from tests.support.matrices import image_of
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.docker
 
@@ -84,3 +87,33 @@ def test_the_check_notebook_says_whether_the_computer_gives_the_course_enough_me
                      "python", "-c", "from course_check import check_resources; check_resources()")
     assert f"Memory for the course:     {memory[0]}.0 GB (it needs 2 GB)" in checked.stdout
     assert says in checked.stdout
+
+
+# Another container on the engine's default network tries the course's Jupyter and a student's web app.
+NEIGHBOUR = """
+import sys, urllib.error, urllib.request
+for url in sys.argv[1:]:
+    try:
+        print(urllib.request.urlopen(url, timeout=5).status)
+    except urllib.error.HTTPError as error:
+        print(error.code)
+    except OSError:
+        print("unreachable")
+"""
+
+
+def test_another_container_on_the_default_network_gets_nothing_without_the_token(default_course_image):
+    course = Course(default_course_image)
+    course.compose("up", "--detach")
+    try:
+        course.wait_answering()
+        in_a_jupyter_terminal(course.url, course.token, "python -m http.server --bind 127.0.0.1 8050")
+        wait_until(lambda: course.api("GET", "/proxy/8050/").status_code == 200, timeout=30, interval=0.3,
+                   message="the web app did not answer at /proxy/8050/")
+        address = course.container().attrs["NetworkSettings"]["IPAddress"]
+        neighbour = docker("run", "--rm", "--network", "bridge", "--entrypoint", "python",
+                           image_of(default_course_image), "-c", NEIGHBOUR,
+                           f"http://{address}:{course.port}/api/contents", f"http://{address}:8050/")
+    finally:
+        course.down()
+    assert neighbour.stdout.split() == ["403", "unreachable"]
