@@ -514,7 +514,14 @@ def test_starts_and_saves_where_chown_is_refused(default_course_owned_by):
     (student.path / "work").chmod(0o777)
     student.up()
     student.save_notebook("mine.ipynb", "saved")
-    assert (student.path / "work" / "mine.ipynb").read_text().count("saved") == 1
+    mine = student.path / "work" / "mine.ipynb"
+    assert mine.read_text().count("saved") == 1
+    # A save replaces the file by a new one beside it: the new one keeps the old one's mode and owner.
+    mine.chmod(0o640)
+    owner = mine.stat().st_uid
+    student.save_notebook("mine.ipynb", "saved again")
+    assert mine.read_text().count("saved again") == 1
+    assert (mine.stat().st_mode & 0o777, mine.stat().st_uid) == (0o640, owner)
 
 
 def test_an_unwritable_folder_still_starts_and_the_log_says_what_to_do(default_course_owned_by):
