@@ -38,9 +38,10 @@ MAX_SLUG = 63
 # (numpy>=1.26,<3), and one inside brackets separates extras.
 REQUIREMENT_SEPARATOR = re.compile(r"[\s,]+(?![~=!<>])(?![^\[]*\])")
 
-# What cookiecutter.json makes of a private value whose answers it cannot see:
-# cookiecutter --replay with a file that lacks the value derives it alone,
-# without this extension if the file names it. The hook refuses it.
+# The value cookiecutter.json gives a private value (__image, ...) when the
+# answers it is derived from are not there: a replay file that lacks the
+# private value makes cookiecutter render it on its own, without the other
+# answers. The pre-generation hook refuses a course that holds it.
 MISSING_PRIVATE = "not-in-the-replay-file"
 
 

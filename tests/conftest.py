@@ -117,7 +117,7 @@ def built_course(cookies_session, python_base):
 
 
 @pytest.fixture(scope="session")
-def default_course_image(built_course):
+def default_course(built_course):
     """The default course project, pinned and built once for the session."""
     return built_course("default")
 

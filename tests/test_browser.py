@@ -61,8 +61,8 @@ def test_student_opens_the_link_and_runs_the_smoke_notebook(built, interface, bu
         course.down()
 
 
-def test_a_student_reads_a_packages_version_and_licence_from_jupyters_launcher(default_course_image, browser):
-    course = Course(default_course_image).up()
+def test_a_student_reads_a_packages_version_and_licence_from_jupyters_launcher(default_course, browser):
+    course = Course(default_course).up()
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     try:
         inventory = json.loads(course.exec("cat", "/opt/course/inventory/inventory.json").stdout)

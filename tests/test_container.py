@@ -18,8 +18,8 @@ from tests.support.waiting import wait_until
 pytestmark = pytest.mark.docker
 
 
-def test_without_env_the_log_prints_a_random_token_link_that_works(default_course_image):
-    course = Course(default_course_image, token=None, env={"JUPYTER_TOKEN": ""})
+def test_without_env_the_log_prints_a_random_token_link_that_works(default_course):
+    course = Course(default_course, token=None, env={"JUPYTER_TOKEN": ""})
     course.compose("up", "--detach")
     try:
         course.wait_healthy()
@@ -80,9 +80,9 @@ def test_a_course_still_naming_the_placeholder_builds_at_first_up_and_says_so_in
            "In Docker Desktop, open Settings > Resources > Advanced, set Memory limit to 2 GB or more"),
     ("3g", "Enough memory and disk space for the course."),
 ], ids=["1-gb-too-little", "3-gb-enough"])
-def test_the_check_notebook_says_whether_the_computer_gives_the_course_enough_memory(default_course_image, memory,
+def test_the_check_notebook_says_whether_the_computer_gives_the_course_enough_memory(default_course, memory,
                                                                                       says):
-    image = f"{DEFAULT_ANSWERS['image_registry']}/{default_course_image.name}:latest"
+    image = f"{DEFAULT_ANSWERS['image_registry']}/{default_course.name}:latest"
     checked = docker("run", "--rm", f"--memory={memory}", image,
                      "python", "-c", "from course_check import check_resources; check_resources()")
     assert f"Memory for the course:     {memory[0]}.0 GB (it needs 2 GB)" in checked.stdout
@@ -102,8 +102,8 @@ for url in sys.argv[1:]:
 """
 
 
-def test_another_container_on_the_default_network_gets_nothing_without_the_token(default_course_image):
-    course = Course(default_course_image)
+def test_another_container_on_the_default_network_gets_nothing_without_the_token(default_course):
+    course = Course(default_course)
     course.compose("up", "--detach")
     try:
         course.wait_answering()
@@ -112,7 +112,7 @@ def test_another_container_on_the_default_network_gets_nothing_without_the_token
                    message="the web app did not answer at /proxy/8050/")
         address = course.container().attrs["NetworkSettings"]["IPAddress"]
         neighbour = docker("run", "--rm", "--network", "bridge", "--entrypoint", "python",
-                           image_of(default_course_image), "-c", NEIGHBOUR,
+                           image_of(default_course), "-c", NEIGHBOUR,
                            f"http://{address}:{course.port}/api/contents", f"http://{address}:8050/")
     finally:
         course.down()

@@ -67,9 +67,9 @@ def test_a_command_typed_outside_the_course_folder_gives_the_message_the_readme_
 
 
 @pytest.mark.docker
-def test_docker_not_running_gives_the_message_the_readme_names(default_course_image, tmp_path, readme):
+def test_docker_not_running_gives_the_message_the_readme_names(default_course, tmp_path, readme):
     socket_path = tmp_path / "docker.sock"
-    up = subprocess.run(["docker", "compose", "up"], cwd=default_course_image, capture_output=True, text=True,
+    up = subprocess.run(["docker", "compose", "up"], cwd=default_course, capture_output=True, text=True,
                         timeout=60, env={**os.environ, "DOCKER_HOST": f"unix://{socket_path}"})
     assert up.returncode != 0
     message = f"Cannot connect to the Docker daemon at unix://{socket_path}. Is the docker daemon running?"
@@ -79,8 +79,8 @@ def test_docker_not_running_gives_the_message_the_readme_names(default_course_im
 
 
 @pytest.mark.docker
-def test_a_busy_port_gives_the_message_the_readme_names_and_its_one_line_fix_works(default_course_image, readme):
-    course = Course(default_course_image)
+def test_a_busy_port_gives_the_message_the_readme_names_and_its_one_line_fix_works(default_course, readme):
+    course = Course(default_course)
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", course.port))
         busy.listen()
@@ -112,11 +112,11 @@ def unpacked_zip(course: Path, folder: Path) -> Path:
 
 
 @pytest.mark.docker
-def test_updating_from_a_new_zip_as_the_readme_says_keeps_the_students_work(default_course_image, tmp_path, readme):
+def test_updating_from_a_new_zip_as_the_readme_says_keeps_the_students_work(default_course, tmp_path, readme):
     route = readme.split("\n### Without git\n", 1)[1].split("\n### ", 1)[0]
     assert ("delete the new folder's empty `work` folder, move the `work` folder from the old folder into the new "
             "one, and start the course from the new folder") in route
-    old = Course(unpacked_zip(default_course_image, tmp_path / "course-main"))
+    old = Course(unpacked_zip(default_course, tmp_path / "course-main"))
     old.up()
     try:
         old.save_notebook("my-notes.ipynb", "my notes from week 3")
@@ -125,7 +125,7 @@ def test_updating_from_a_new_zip_as_the_readme_says_keeps_the_students_work(defa
     notes = old.path / "work" / "my-notes.ipynb"
     saved, owner = notes.read_bytes(), (notes.stat().st_uid, notes.stat().st_gid)
     # The new ZIP, unpacked beside the old folder, with the week's new notebook.
-    new = unpacked_zip(default_course_image, tmp_path / "course-main (1)")
+    new = unpacked_zip(default_course, tmp_path / "course-main (1)")
     shutil.copy(new / "course/00-check-environment.ipynb", new / "course/01-week-4.ipynb")
     shutil.rmtree(new / "work")
     shutil.move(old.path / "work", new / "work")

@@ -3,7 +3,7 @@
 JupyterLab's launcher and Notebook 7's New menu open it as "Desktop"
 (jupyter-remote-desktop-proxy: the noVNC page, behind Jupyter's token). To
 start it, that package runs the first `vncserver` on PATH; the course's
-(/usr/local/bin/vncserver) runs `python -m course_desktop`, which starts
+(/opt/venv/bin/vncserver, first on PATH) runs `python -m course_desktop`, which starts
 TigerVNC's X server on the display every kernel and terminal names (DISPLAY)
 and the JWM window manager in it. Unlike TigerVNC's own vncserver script it
 works for any uid, including one the image has no user name for.
