@@ -145,7 +145,7 @@ def pulled(hub, user: str, token: str, path: str, **link) -> tuple[int, str]:
 def lesson_files(hub, user: str) -> list[str]:
     """Every copy of the lesson in the student's container, the source repository's aside."""
     found = engine().containers.get(f"{hub.slug}-{user}").exec_run(
-        ["sh", "-c", "find / -xdev -name lesson.py -not -path '/tmp/week-3/*' 2>/dev/null"])
+        ["sh", "-c", "find / /home/student/work -xdev -name lesson.py -not -path '/tmp/week-3/*' 2>/dev/null"])
     return sorted(found.output.decode().split())
 
 
