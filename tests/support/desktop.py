@@ -64,13 +64,19 @@ def pixels_near(screenshot: bytes, colour: tuple[int, int, int], tolerance: int 
                if all(abs(channel - wanted) <= tolerance for channel, wanted in zip(pixel, colour, strict=True)))
 
 
-def window_titles(course: Course) -> list[str]:
-    return course.exec("python", "-c", WINDOW_TITLES).stdout.splitlines()
+def desktop_user(course: Course) -> str:
+    """The uid the desktop runs as, Jupyter's (0 on a rootless engine): only it can read the display's key."""
+    return str(course.jupyter_processes()[0]["uid"])
+
+
+def window_titles(course: Course, user: str) -> list[str]:
+    return course.exec("python", "-c", WINDOW_TITLES, user=user).stdout.splitlines()
 
 
 def wait_for_windows(course: Course, titles: set[str], timeout: float = 30) -> list[str]:
-    return wait_until(lambda: titles <= set(found := window_titles(course)) and found, timeout=timeout,
-                      message=lambda: f"windows {titles} not on the desktop; it has {window_titles(course)}")
+    user = desktop_user(course)
+    return wait_until(lambda: titles <= set(found := window_titles(course, user)) and found, timeout=timeout,
+                      message=lambda: f"windows {titles} not on the desktop; it has {window_titles(course, user)}")
 
 
 def open_desktop(course: Course, browser):
