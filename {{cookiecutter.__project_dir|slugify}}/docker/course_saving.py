@@ -14,7 +14,7 @@ student beside the file (name "(before last save)"), never deleted unseen.
 import json
 import os
 import secrets
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from jupyter_server.services.contents.fileio import atomic_writing as in_place_writing
@@ -51,10 +51,10 @@ def replacing(path: str, text: bool = True, encoding: str = "utf-8", log=None, *
         keep_mode_and_owner(path, temporary)
         os.replace(temporary, path)
     except BaseException:
-        with _quietly():
+        with suppress(OSError):
             os.unlink(temporary)
         raise
-    with _quietly():  # the rename itself, on the disk; some file systems cannot sync a folder
+    with suppress(OSError):  # the rename itself, on the disk; some file systems cannot sync a folder
         folder_descriptor = os.open(folder, os.O_RDONLY)
         try:
             os.fsync(folder_descriptor)
@@ -70,16 +70,8 @@ def keep_mode_and_owner(old: str, new: str) -> None:
     os.chmod(new, status.st_mode & 0o7777)
     # Folders that refuse chown (NFS homes, some Docker Desktop shares) keep the writer as owner:
     # start-course runs Jupyter as the owner of the work folder, so that is the student.
-    with _quietly():
+    with suppress(OSError):
         os.chown(new, status.st_uid, status.st_gid)
-
-
-@contextmanager
-def _quietly():
-    try:
-        yield
-    except OSError:
-        pass
 
 
 class CourseContentsManager(AsyncLargeFileManager):
@@ -121,7 +113,7 @@ def recover(work_folder: str, log) -> None:
             leftover = Path(folder, name)
             if name.startswith(NEW_VERSION_PREFIX):
                 # The new version was still being written: the file itself is its old version, whole.
-                with _quietly():
+                with suppress(OSError):
                     leftover.unlink()
             elif name.startswith(OLD_BACKUP_PREFIX) and leftover.is_file() and leftover.stat().st_size:
                 restore(leftover, leftover.with_name(name[len(OLD_BACKUP_PREFIX):]), log)
