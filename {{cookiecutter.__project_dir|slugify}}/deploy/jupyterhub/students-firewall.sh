@@ -19,11 +19,9 @@ API_PORT=${COURSE_HUB_API_PORT:-8081}
 TO_SERVER=COURSE-STUDENTS-IN
 ONWARD=COURSE-STUDENTS-OUT
 
-# The network's subnet and the server's address on it (jupyterhub_config.py's rule).
-read -r subnet gateway < <(docker network inspect "$NETWORK" | python3 -c '
-import ipaddress, json, sys
-ipam = json.load(sys.stdin)[0]["IPAM"]["Config"][0]
-print(ipam["Subnet"], ipam.get("Gateway") or next(ipaddress.ip_network(ipam["Subnet"]).hosts()))')
+# The network's subnet, and this server's address on it as the system has it.
+subnet=$(docker network inspect "$NETWORK" | python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["IPAM"]["Config"][0]["Subnet"])')
+gateway=$(ip -4 -o addr show to "$subnet" | awk '{ sub("/.*", "", $4); print $4; exit }')
 
 unhook() {
     iptables -D INPUT -s "$subnet" -j "$TO_SERVER" 2>/dev/null || true
