@@ -21,10 +21,8 @@ TEMPLATE_FOLDER = Path(__file__).resolve().parent.parent
 
 # Newest first, as the question lists them.
 PYTHON_VERSIONS = ("3.14", "3.13", "3.12", "3.11", "3.10")
-BASE_IMAGES = ("python-slim", "jupyter-minimal-notebook", "jupyter-scipy-notebook", "custom")
 # quay.io/jupyter/* publishes a python-X.Y tag only for these versions.
 JUPYTER_STACKS_PYTHON = ("3.11", "3.12", "3.13")
-INTERFACES = ("lab", "notebook")
 # The packages PyTorch builds once per accelerator (CPU-only, CUDA, ...): with
 # gpu=no they come from PyTorch's CPU-only index (see pytorch-cpu/pyproject.toml).
 PYTORCH_PACKAGES = ("torch", "torchvision", "torchaudio")
@@ -44,11 +42,89 @@ REQUIREMENT_SEPARATOR = re.compile(r"[\s,]+(?![~=!<>])(?![^\[]*\])")
 # answers. The pre-generation hook refuses a course that holds it.
 MISSING_PRIVATE = "not-in-the-replay-file"
 
+# ASCII digits only (str.isdigit() also takes "٨٨٨٨" and "²²²²"), no leading zero.
+PORT = re.compile(r"[1-9][0-9]{3,4}")
+# A registry host with an optional port, then lowercase path components,
+# as `docker build -t` accepts them (no tag or digest: the slug is appended).
+REGISTRY = re.compile(
+    r"[a-z0-9]+(?:[.-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
+)
+# Same grammar plus an optional tag or digest.
+IMAGE_REFERENCE = re.compile(REGISTRY.pattern + r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[0-9a-f]{64})?")
+# What real addresses use, nothing a shell, a Dockerfile or YAML would read:
+# dot-separated atoms of letters, digits and _ % + - before the @, host name
+# labels after it.
+EMAIL = re.compile(
+    r"[A-Za-z0-9_%+-]+(?:\.[A-Za-z0-9_%+-]+)*"
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
+)
+# Debian policy 5.6.1: lowercase letters, digits, + - . ; at least two
+# characters, starting with a letter or digit. Not ending in -: apt reads
+# `tini-` as "remove tini". (A trailing + is part of real names such as g++;
+# the image build installs exact names only, see the Dockerfile.)
+DEBIAN_PACKAGE = re.compile(r"[a-z0-9][a-z0-9+.-]*[a-z0-9+.]")
+
+# PEP 508 name, optional extras, optional version specifiers; nothing else
+# (no URLs, paths, markers or pip options).  Specifiers are written without
+# spaces so that a space can separate requirements.
+_NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?"
+_VERSION = r"[A-Za-z0-9_.*+!-]+"
+_SPECIFIER = rf"(?:~=|===|==|!=|<=|>=|<|>){_VERSION}"
+REQUIREMENT = re.compile(rf"{_NAME}(?:\[{_NAME}(?:,{_NAME})*\])?(?:{_SPECIFIER}(?:,{_SPECIFIER})*)?")
+# What pip and uv read as a file beside requirements.in, not a name on the index.
+PACKAGE_FILE_SUFFIXES = (".whl", ".zip", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".egg")
+
+
+# A package index address: https, a host, then path characters only (no
+# quotes, spaces, backslashes or fragments), as TOML and uv read it. Plain
+# http only on this computer (a local mirror): elsewhere anyone on the way
+# could serve other files.
+INDEX_URL = re.compile(
+    r"(?:https://[A-Za-z0-9.-]+|http://(?:127\.0\.0\.1|localhost))(?::[0-9]+)?(?:/[A-Za-z0-9._~%+-]*)*"
+)
+
+# Where students clone the course from: https, a host, then path characters
+# only. No user name or password (the address is printed in the students'
+# README), no query or fragment.
+REPOSITORY_URL = re.compile(r"https://[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::[0-9]+)?(?:/[A-Za-z0-9._~%+-]+)+/?")
+
+# Longest answers accepted: a slug is also a DNS label (compose network names,
+# Kubernetes), and Docker refuses image names (<registry>/<slug>) over 255
+# characters.
+MAX_LENGTH = {
+    "course_name": 120,
+    "project_slug": MAX_SLUG,
+    "instructor_name": 120,
+    "instructor_email": 254,
+    "image_registry": 180,
+    "repository_url": 300,
+    "custom_base_image": 255,
+    "packages": 2000,
+    "apt_packages": 1000,
+}
+MAX_IMAGE_NAME = 255
+# Unicode categories that never belong in a one-line answer: controls (C0 and
+# C1), format characters (bidi overrides, zero-width spaces), surrogates,
+# private use, and line and paragraph separators.
+REFUSED_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Zl", "Zp"}
+ZERO_WIDTH_JOINER = "\u200d"
+EMOJI_PRESENTATION = "\ufe0f"
+
+
+def questions(template: Path = TEMPLATE_FOLDER) -> dict:
+    """cookiecutter.json: the questions, their defaults and their choices."""
+    return json.loads((template / "cookiecutter.json").read_text(encoding="utf-8"))
+
 
 def yes_no_questions(template: Path = TEMPLATE_FOLDER) -> tuple[str, ...]:
     """The questions cookiecutter.json asks as yes/no: those whose default is true or false."""
-    questions = json.loads((template / "cookiecutter.json").read_text(encoding="utf-8"))
-    return tuple(name for name, default in questions.items() if isinstance(default, bool) and not name.startswith("_"))
+    return tuple(name for name, default in questions(template).items()
+                 if isinstance(default, bool) and not name.startswith("_"))
+
+
+def choices(question: str, template: Path = TEMPLATE_FOLDER) -> tuple[str, ...]:
+    """The values cookiecutter.json offers for a multiple-choice question (base_image, interface)."""
+    return tuple(questions(template)[question])
 
 
 def split_requirements(packages: str) -> list[str]:

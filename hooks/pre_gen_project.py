@@ -18,86 +18,29 @@ if __name__ == "__main__":
     sys.path.insert(0, json.loads(r'''{{ answer_rules_folder | tojson }}'''))
 
 from hooks.answer_rules import (  # noqa: E402
-    BASE_IMAGES,
-    INTERFACES,
+    DEBIAN_PACKAGE,
+    EMAIL,
+    EMOJI_PRESENTATION,
+    IMAGE_REFERENCE,
+    INDEX_URL,
     JUPYTER_STACKS_PYTHON,
-    MAX_SLUG,
+    MAX_LENGTH,
     MISSING_PRIVATE,
+    PACKAGE_FILE_SUFFIXES,
+    PORT,
     PYTHON_VERSIONS,
+    REFUSED_CATEGORIES,
+    REGISTRY,
+    REPOSITORY_URL,
+    REQUIREMENT,
     SLUG,
+    ZERO_WIDTH_JOINER,
+    choices,
     derived_answers,
     is_stacks,
     split_requirements,
     yes_no_questions,
 )
-
-# ASCII digits only (str.isdigit() also takes "٨٨٨٨" and "²²²²"), no leading zero.
-PORT = re.compile(r"[1-9][0-9]{3,4}")
-# A registry host with an optional port, then lowercase path components,
-# as `docker build -t` accepts them (no tag or digest: the slug is appended).
-REGISTRY = re.compile(
-    r"[a-z0-9]+(?:[.-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
-)
-# Same grammar plus an optional tag or digest.
-IMAGE_REFERENCE = re.compile(REGISTRY.pattern + r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[0-9a-f]{64})?")
-# What real addresses use, nothing a shell, a Dockerfile or YAML would read:
-# dot-separated atoms of letters, digits and _ % + - before the @, host name
-# labels after it.
-EMAIL = re.compile(
-    r"[A-Za-z0-9_%+-]+(?:\.[A-Za-z0-9_%+-]+)*"
-    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
-)
-# Debian policy 5.6.1: lowercase letters, digits, + - . ; at least two
-# characters, starting with a letter or digit. Not ending in -: apt reads
-# `tini-` as "remove tini". (A trailing + is part of real names such as g++;
-# the image build installs exact names only, see the Dockerfile.)
-DEBIAN_PACKAGE = re.compile(r"[a-z0-9][a-z0-9+.-]*[a-z0-9+.]")
-
-# PEP 508 name, optional extras, optional version specifiers; nothing else
-# (no URLs, paths, markers or pip options).  Specifiers are written without
-# spaces so that a space can separate requirements.
-_NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?"
-_VERSION = r"[A-Za-z0-9_.*+!-]+"
-_SPECIFIER = rf"(?:~=|===|==|!=|<=|>=|<|>){_VERSION}"
-REQUIREMENT = re.compile(rf"{_NAME}(?:\[{_NAME}(?:,{_NAME})*\])?(?:{_SPECIFIER}(?:,{_SPECIFIER})*)?")
-# What pip and uv read as a file beside requirements.in, not a name on the index.
-PACKAGE_FILE_SUFFIXES = (".whl", ".zip", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".egg")
-
-
-# A package index address: https, a host, then path characters only (no
-# quotes, spaces, backslashes or fragments), as TOML and uv read it. Plain
-# http only on this computer (a local mirror): elsewhere anyone on the way
-# could serve other files.
-INDEX_URL = re.compile(
-    r"(?:https://[A-Za-z0-9.-]+|http://(?:127\.0\.0\.1|localhost))(?::[0-9]+)?(?:/[A-Za-z0-9._~%+-]*)*"
-)
-
-# Where students clone the course from: https, a host, then path characters
-# only. No user name or password (the address is printed in the students'
-# README), no query or fragment.
-REPOSITORY_URL = re.compile(r"https://[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::[0-9]+)?(?:/[A-Za-z0-9._~%+-]+)+/?")
-
-# Longest answers accepted: a slug is also a DNS label (compose network names,
-# Kubernetes), and Docker refuses image names (<registry>/<slug>) over 255
-# characters.
-MAX_LENGTH = {
-    "course_name": 120,
-    "project_slug": MAX_SLUG,
-    "instructor_name": 120,
-    "instructor_email": 254,
-    "image_registry": 180,
-    "repository_url": 300,
-    "custom_base_image": 255,
-    "packages": 2000,
-    "apt_packages": 1000,
-}
-MAX_IMAGE_NAME = 255
-# Unicode categories that never belong in a one-line answer: controls (C0 and
-# C1), format characters (bidi overrides, zero-width spaces), surrogates,
-# private use, and line and paragraph separators.
-REFUSED_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Zl", "Zp"}
-ZERO_WIDTH_JOINER = "\u200d"
-EMOJI_PRESENTATION = "\ufe0f"
 
 
 class InvalidAnswer(ValueError):
@@ -175,8 +118,8 @@ def check_repository_url(url: str, name: str = "repository_url") -> None:
 
 
 def check_base_image(base_image: str, python_version: str, custom_base_image: str) -> None:
-    if base_image not in BASE_IMAGES:
-        raise InvalidAnswer(f"base_image {base_image!r} is not one of {', '.join(BASE_IMAGES)}")
+    if base_image not in choices("base_image"):
+        raise InvalidAnswer(f"base_image {base_image!r} is not one of {', '.join(choices('base_image'))}")
     if is_stacks(base_image) and python_version not in JUPYTER_STACKS_PYTHON:
         raise InvalidAnswer(
             f"base_image {base_image} has no python-{python_version} tag: the Jupyter Docker "
@@ -307,7 +250,7 @@ def check_answers(answers: dict) -> None:
     check_base_image(answers["base_image"], answers["python_version"], answers["custom_base_image"])
     check_packages(answers["packages"])
     check_apt_packages(answers["apt_packages"])
-    check_choice("interface", answers["interface"], INTERFACES)
+    check_choice("interface", answers["interface"], choices("interface"))
     for flag in yes_no_questions():
         check_flag(flag, answers[flag])
     check_port(answers["jupyter_port"])

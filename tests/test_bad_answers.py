@@ -8,7 +8,17 @@ import pytest
 from cookiecutter.exceptions import FailedHookException
 from cookiecutter.main import cookiecutter
 
-from tests.support.answers import DEFAULT_ANSWERS, DEFAULT_SLUG, DEFAULTS, SKIP_LOCK, TEMPLATE, bake, environment
+from hooks import pre_gen_project as pre
+from tests.support.answers import (
+    DEFAULT_ANSWERS,
+    DEFAULT_SLUG,
+    DEFAULTS,
+    SKIP_LOCK,
+    TEMPLATE,
+    bake,
+    environment,
+    hook_answers,
+)
 
 BAD_ANSWERS = {
     "stacks-without-python-3.10": ({"python_version": "3.10", "base_image": "jupyter-scipy-notebook"},
@@ -93,7 +103,21 @@ BAD_ANSWERS = {
 
 
 @pytest.mark.parametrize(("answers", "message"), BAD_ANSWERS.values(), ids=BAD_ANSWERS.keys())
-def test_bad_answer_fails_with_a_clear_message_and_no_output(answers, message, tmp_path, capfd):
+def test_bad_answer_is_refused_with_a_clear_message(answers, message):
+    with pytest.raises(pre.InvalidAnswer) as refused:
+        pre.check_answers(hook_answers(**answers))
+    assert str(refused.value).startswith(message)
+
+
+# Through cookiecutter itself, one of each kind: the hook's wiring (answers as data, one framed line,
+# nothing written), and the answers cookiecutter derives before the hook sees them (the slug).
+THROUGH_COOKIECUTTER = ["python-with-a-run-line", "course-name-without-letters", "package-command-substitution",
+                        "private-image-yaml-keys", "name-bidi-override", "stacks-without-python-3.14"]
+
+
+@pytest.mark.parametrize("case", THROUGH_COOKIECUTTER)
+def test_bad_answer_fails_with_a_clear_message_and_no_output(case, tmp_path, capfd):
+    answers, message = BAD_ANSWERS[case]
     output = tmp_path / "output"
     output.mkdir()
     with pytest.raises(FailedHookException):

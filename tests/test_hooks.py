@@ -11,30 +11,16 @@ from hooks import answer_rules as rules
 from hooks import post_gen_project as post
 from hooks import pre_gen_project as pre
 from tests.support.answers import (
-    DEFAULT_ANSWERS,
-    DEFAULT_REPOSITORY,
-    DEFAULT_SLUG,
-    DEFAULTS,
     SKIP_LOCK,
     bake,
+    hook_answers,
     requirement_lines,
 )
 from tests.support.git import git
 
 
-def default_answers(**changes) -> dict:
-    """The default answers as the hooks receive them: public ones, then the derived private ones."""
-    answers = {**DEFAULT_ANSWERS, "project_slug": DEFAULT_SLUG, "repository_url": DEFAULT_REPOSITORY}
-    answers.update({key: value for key, value in DEFAULTS.items() if key.startswith("_") and not key.startswith("__")
-                    and not isinstance(value, dict)})
-    answers.update({key: value for key, value in changes.items() if not key.startswith("__")})
-    answers.update(rules.derived_answers(answers))
-    answers.update({key: value for key, value in changes.items() if key.startswith("__")})
-    return answers
-
-
 def test_default_answers_are_valid():
-    pre.check_answers(default_answers())
+    pre.check_answers(hook_answers())
 
 
 @pytest.mark.parametrize(
@@ -74,7 +60,7 @@ def test_bad_slugs_are_rejected(slug):
 @pytest.mark.parametrize("question", rules.yes_no_questions())
 def test_every_yes_no_question_of_cookiecutter_json_refuses_other_answers(question):
     with pytest.raises(pre.InvalidAnswer, match=f"{question} 'maybe' must be yes or no"):
-        pre.check_answers(default_answers(**{question: "maybe"}))
+        pre.check_answers(hook_answers(**{question: "maybe"}))
 
 
 @pytest.mark.parametrize("apt", ["graphviz; rm -rf /", "$(id)", "a|b", "UPPER", "x", "curl\nwget", "tini-",
@@ -143,7 +129,7 @@ def test_bad_registries_are_rejected(registry):
 @pytest.mark.parametrize("text", ["line\nbreak", "tab\there", "escape\x1b[31m"])
 def test_free_text_must_be_one_line(text):
     with pytest.raises(pre.InvalidAnswer, match="course_name"):
-        pre.check_answers(default_answers(course_name=text))
+        pre.check_answers(hook_answers(course_name=text))
 
 
 INVISIBLE = {
@@ -163,13 +149,13 @@ INVISIBLE = {
 @pytest.mark.parametrize("answer", ["course_name", "instructor_name", "packages", "apt_packages"])
 def test_invisible_and_control_characters_are_refused(answer, text):
     with pytest.raises(pre.InvalidAnswer, match=f"{answer} must be a single line of visible text: it contains U"):
-        pre.check_answers(default_answers(**{answer: text}))
+        pre.check_answers(hook_answers(**{answer: text}))
 
 
 def test_letters_accents_cjk_and_emoji_stay_welcome():
     # Including emoji joined by a zero-width joiner (woman teacher, technologist with a skin tone).
     teacher, technologist = "\U0001f469\u200d\U0001f3eb", "\U0001f468\U0001f3fd\u200d\U0001f4bb"
-    pre.check_answers(default_answers(course_name=f"Données 数据科学 📊 {teacher} {technologist}",
+    pre.check_answers(hook_answers(course_name=f"Données 数据科学 📊 {teacher} {technologist}",
                                       instructor_name="Zoë Łukasz 李"))
 
 
@@ -184,7 +170,7 @@ def test_letters_accents_cjk_and_emoji_stay_welcome():
 )
 def test_emails_with_shell_or_dockerfile_syntax_are_refused(email):
     with pytest.raises(pre.InvalidAnswer, match="instructor_email"):
-        pre.check_answers(default_answers(instructor_email=email))
+        pre.check_answers(hook_answers(instructor_email=email))
 
 
 @pytest.mark.parametrize("email", ["ada@example.edu", "ada.lovelace+course@cs.uni-example.ac.uk", "a_b%c@x.io"])
@@ -213,13 +199,13 @@ def test_registries_with_a_host_are_accepted(registry):
 def test_overlong_answers_are_refused_with_the_limit(answer, length):
     value = ("a" * length) if answer != "packages" else ("numpy " * 400)[:length]
     with pytest.raises(pre.InvalidAnswer, match=f"{answer} is {length} characters long: at most {length - 1}"):
-        pre.check_answers(default_answers(**{answer: value}))
+        pre.check_answers(hook_answers(**{answer: value}))
 
 
 def test_longest_registry_and_slug_make_an_image_name_docker_accepts():
-    registry = "registry.example.edu/" + "a" * (pre.MAX_LENGTH["image_registry"] - 21)
+    registry = "registry.example.edu/" + "a" * (rules.MAX_LENGTH["image_registry"] - 21)
     pre.check_registry(registry)
-    assert len(f"{registry}/{'s' * pre.MAX_LENGTH['project_slug']}") <= pre.MAX_IMAGE_NAME
+    assert len(f"{registry}/{'s' * rules.MAX_LENGTH['project_slug']}") <= rules.MAX_IMAGE_NAME
 
 
 DERIVED_OVERRIDES = {
@@ -235,24 +221,24 @@ DERIVED_OVERRIDES = {
 def test_private_values_given_as_answers_are_refused(changes):
     name = next(iter(changes))
     with pytest.raises(pre.InvalidAnswer, match=f"{name} is derived from the other answers and cannot be set"):
-        pre.check_answers(default_answers(**changes))
+        pre.check_answers(hook_answers(**changes))
 
 
 @pytest.mark.parametrize("major", ["6\nnumpy", "x", "", 0, 100, True, 6.5])
 def test_jupyterhub_major_must_be_a_number(major):
     with pytest.raises(pre.InvalidAnswer, match="_jupyterhub_version"):
-        pre.check_answers(default_answers(_jupyterhub_version=major))
+        pre.check_answers(hook_answers(_jupyterhub_version=major))
 
 
 @pytest.mark.parametrize("major", ["6", 6], ids=["text", "yaml-number"])
 def test_jupyterhub_major_may_be_written_as_a_number(major):
-    pre.check_answers(default_answers(_jupyterhub_version=major))
+    pre.check_answers(hook_answers(_jupyterhub_version=major))
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:8765/simple", "http://localhost:3141/root/pytorch",
                                  "https://mirror.example.edu/pytorch/whl/cpu", "https://download.pytorch.org/whl/cpu"])
 def test_pytorch_cpu_index_accepts_index_addresses(url):
-    pre.check_answers(default_answers(_pytorch_cpu_index=url))
+    pre.check_answers(hook_answers(_pytorch_cpu_index=url))
 
 
 @pytest.mark.parametrize("url", ['https://x.example/"\nexplicit = false', "ftp://x.example/cpu", "x.example/cpu",
@@ -262,7 +248,7 @@ def test_pytorch_cpu_index_accepts_index_addresses(url):
                               "plain-http-lookalike"])
 def test_pytorch_cpu_index_refuses_what_is_not_an_index_address(url):
     with pytest.raises(pre.InvalidAnswer, match="_pytorch_cpu_index .* must be the address of a package index"):
-        pre.check_answers(default_answers(_pytorch_cpu_index=url))
+        pre.check_answers(hook_answers(_pytorch_cpu_index=url))
 
 
 @pytest.mark.parametrize(
@@ -286,12 +272,12 @@ def test_a_course_without_gpus_takes_each_of_its_pytorch_packages_once_from_the_
 
 
 def test_awkward_but_valid_free_text_is_accepted():
-    pre.check_answers(default_answers(course_name='Ciência de "Dados" — l\'été \\ $HOME 📊',
+    pre.check_answers(hook_answers(course_name='Ciência de "Dados" — l\'été \\ $HOME 📊',
                                       instructor_name="Zoë O'Brien-Łukasz"))
 
 
 def test_main_prints_one_clear_line_framed_and_fails(capsys):
-    assert pre.main(default_answers(jupyter_port="99")) == 1
+    assert pre.main(hook_answers(jupyter_port="99")) == 1
     rule = "=" * 72
     assert capsys.readouterr().err.splitlines() == [
         "", rule, "ERROR: jupyter_port '99' must be a number from 1024 to 65535 (digits 0-9, no leading zero)",
@@ -354,7 +340,7 @@ def test_uv_install_failure_names_what_failed_not_the_network(python_without_pip
 def test_project_without_uv_is_written_unpinned_with_the_real_reason(python_without_pip, tmp_path, capsys,
                                                                       monkeypatch):
     monkeypatch.delenv(rules.SKIP_LOCK_VARIABLE, raising=False)
-    post.write_requirements(tmp_path, default_answers())
+    post.write_requirements(tmp_path, hook_answers())
     warning = capsys.readouterr().err
     assert "WARNING: requirements.txt is not pinned: uv could not be installed" in warning
     assert "No module named pip" in warning
@@ -364,11 +350,11 @@ def test_project_without_uv_is_written_unpinned_with_the_real_reason(python_with
 
 
 def test_recorded_answers_hold_the_answers_and_nothing_of_the_machine():
-    answers = {**default_answers(), "_template": "/home/ada/templates/x", "_output_dir": "/home/ada/courses",
+    answers = {**hook_answers(), "_template": "/home/ada/templates/x", "_output_dir": "/home/ada/courses",
                "_repo_dir": "/home/ada/.cookiecutters/x", "_checkout": None, "_commit": "0" * 40}
     recorded = post.answers_to_record(answers)
     assert not {"_output_dir", "_repo_dir", "_checkout", "_template", "_commit"} & recorded.keys()
-    assert recorded == {**default_answers()}
+    assert recorded == {**hook_answers()}
 
 
 def git_checkout(folder: Path) -> str:
@@ -385,7 +371,7 @@ def git_checkout(folder: Path) -> str:
 ], ids=["github-abbreviation", "https-url"])
 def test_a_template_cloned_from_a_repository_is_recorded_for_cruft(template, url, tmp_path):
     commit = git_checkout(tmp_path / "clone")
-    answers = {**default_answers(), "_template": template, "_repo_dir": str(tmp_path / "clone")}
+    answers = {**hook_answers(), "_template": template, "_repo_dir": str(tmp_path / "clone")}
     assert post.template_source(answers) == (url, commit)
     state = post.cruft_state(post.answers_to_record(answers), url, commit, checkout=None)
     assert state["template"] == url
@@ -412,7 +398,7 @@ CREDENTIALS_IN_ADDRESSES = {
                          ids=CREDENTIALS_IN_ADDRESSES.keys())
 def test_a_template_address_is_recorded_without_its_credentials(given, recorded, tmp_path):
     commit = git_checkout(tmp_path / "clone")
-    answers = {**default_answers(), "_template": given, "_repo_dir": str(tmp_path / "clone")}
+    answers = {**hook_answers(), "_template": given, "_repo_dir": str(tmp_path / "clone")}
     assert post.template_source(answers) == (recorded, commit)
 
 
@@ -420,7 +406,7 @@ def test_a_template_address_is_recorded_without_its_credentials(given, recorded,
                          ids=["absolute-folder", "relative-folder", "zip"])
 def test_a_template_in_a_local_folder_records_no_source(template, tmp_path):
     git_checkout(tmp_path / "clone")
-    answers = {**default_answers(), "_template": template, "_repo_dir": str(tmp_path / "clone")}
+    answers = {**hook_answers(), "_template": template, "_repo_dir": str(tmp_path / "clone")}
     assert post.template_source(answers) is None
 
 
@@ -428,7 +414,7 @@ def test_a_local_checkout_of_the_template_records_where_it_was_cloned_from(tmp_p
     commit = git_checkout(tmp_path / "checkout")
     git("remote", "add", "origin", "https://instructor:TOKEN@github.com/ORG/cookiecutter-jupyter-course.git",
         cwd=tmp_path / "checkout")
-    answers = {**default_answers(), "_template": ".", "_repo_dir": str(tmp_path / "checkout")}
+    answers = {**hook_answers(), "_template": ".", "_repo_dir": str(tmp_path / "checkout")}
     assert post.template_source(answers) == ("https://github.com/ORG/cookiecutter-jupyter-course.git", commit)
 
 
@@ -437,12 +423,12 @@ def test_a_template_folder_inside_another_repository_records_nothing(tmp_path):
     git_checkout(tmp_path / "home")
     git("remote", "add", "origin", "https://github.com/ada/dotfiles.git", cwd=tmp_path / "home")
     (tmp_path / "home" / "template").mkdir()
-    answers = {**default_answers(), "_template": "template", "_repo_dir": str(tmp_path / "home" / "template")}
+    answers = {**hook_answers(), "_template": "template", "_repo_dir": str(tmp_path / "home" / "template")}
     assert post.template_source(answers) is None
 
 
 def test_cruft_generating_the_project_records_its_own_source(tmp_path):
     git_checkout(tmp_path / "clone")
-    answers = {**default_answers(), "_template": "https://github.com/ORG/x.git", "_commit": "0" * 40,
+    answers = {**hook_answers(), "_template": "https://github.com/ORG/x.git", "_commit": "0" * 40,
                "_repo_dir": str(tmp_path / "clone")}
     assert post.template_source(answers) is None

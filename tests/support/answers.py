@@ -14,7 +14,7 @@ from cookiecutter.main import cookiecutter
 from packaging.markers import Marker
 from slugify import slugify
 
-from hooks.answer_rules import SKIP_LOCK_VARIABLE
+from hooks.answer_rules import SKIP_LOCK_VARIABLE, derived_answers
 
 TEMPLATE = Path(__file__).resolve().parents[2]
 # The course repository's folder in the template, named by the slug.
@@ -36,6 +36,19 @@ def rendered_default(name: str, answers: dict) -> str:
 
 DEFAULT_REPOSITORY = rendered_default("repository_url", {**DEFAULT_ANSWERS, "project_slug": DEFAULT_SLUG})
 SKIP_LOCK = {SKIP_LOCK_VARIABLE: "1"}
+
+
+def hook_answers(**changes) -> dict:
+    """The answers as the hooks receive them: the defaults with these changes, the slug and the
+    repository derived from them as cookiecutter derives them, then the derived private values."""
+    answers = {key: value for key, value in DEFAULTS.items() if key.startswith("_") and not key.startswith("__")
+               and not isinstance(value, dict)}
+    answers.update({**DEFAULT_ANSWERS, **{key: value for key, value in changes.items() if not key.startswith("__")}})
+    for name in ("project_slug", "repository_url"):
+        answers.setdefault(name, rendered_default(name, answers))
+    answers.update(derived_answers(answers))
+    answers.update({key: value for key, value in changes.items() if key.startswith("__")})
+    return answers
 
 
 @contextmanager
