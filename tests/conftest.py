@@ -17,6 +17,15 @@ from tests.support.matrices import CHECKED_STATICALLY, answers_for, image_of
 from tests.support.registry import Registry
 
 
+@pytest.hookimpl(trylast=True)  # after pytest has grouped the tests by their fixtures' parameters
+def pytest_collection_modifyitems(items):
+    """The engine-free tests first (a broken hook fails in a minute), then those that need an engine or the index.
+
+    A stable sort: within each tier the modules keep their order, so their fixtures are still shared.
+    """
+    items.sort(key=lambda item: bool(item.get_closest_marker("docker") or item.get_closest_marker("network")))
+
+
 @pytest.fixture(scope="session")
 def bake_static(cookies_session):
     """Bake without pinning (fast, no network): for checks of the files themselves."""
