@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import DEFAULT_PACKAGES, PYTHON_VERSION, ROOT, base_image, make_project, run, save, timed
+from bench.common import DEFAULT_PACKAGES, PYTHON_VERSION, ROOT, Section, base_image, make_project, run, save, timed
 from tests.support.base_images import mirror_python_base
 from tests.support.engine import docker_hub_mirror, free_port, wait_for_url
 from tests.support.registry import Registry
@@ -99,6 +99,26 @@ def main() -> None:
     print(f"base for both (arm64 stand-in made cold): {base:.0f} s; {TESTS}: {outcome} in {tests:.0f} s",
           flush=True)
     print(f"arm64 / amd64 cold build: {builds['arm64'] / builds['amd64']:.1f}x", flush=True)
+
+
+# The report's section (bench/run.py writes docs/benchmarks.md from every module's).
+def section(arm64: dict) -> Section:
+    build, start, notebook = arm64["cold build"], arm64["time to jupyter"], arm64["check notebook"]
+    lines = ["## Apple silicon (linux/arm64), by emulation", "",
+             f"`bench/arm64.py`: the default course (`{arm64['course']}`) on this amd64 machine, its arm64 image "
+             "built and run through QEMU's user-mode emulator as `tests/test_published_for_apple_silicon.py` does. "
+             "Cold, as on a clean CI machine (arm64 stand-ins removed, build cache emptied), in one run on "
+             f"{arm64['measured on']}.", "",
+             "| | linux/amd64 (native) | linux/arm64 (emulated) |", "|---|---|---|",
+             f"| build, cache empty | {build['amd64']:.0f} s | {build['arm64']:.0f} s |",
+             f"| `docker run` to Jupyter answering | {start['amd64']:.1f} s | {start['arm64']:.1f} s |",
+             f"| the check notebook executed | {notebook['amd64']:.1f} s | {notebook['arm64']:.1f} s |", "",
+             "The base for both architectures, python:<version>-slim in the engine's Docker Hub mirror, the arm64 one "
+             "made from Debian's Python (debootstrap, then apt under emulation): "
+             f"{arm64['base for both, arm64 made cold']:.0f} s. Then those tests as the suite runs them, with the "
+             f"stand-in made and the build cache holding the layers above: {arm64['outcome']} in "
+             f"{arm64['the tests'] / 60:.1f} min. A clean CI machine pays the stand-in and the empty cache too.", ""]
+    return lines, []
 
 
 if __name__ == "__main__":

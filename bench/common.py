@@ -99,3 +99,15 @@ def save(section: str, data: dict) -> None:
 def report(name: str, value: float, target: str | None = None) -> None:
     """Each benchmark prints its ratio last."""
     print(f"{name}: {value:.2f}x" + (f" (target {target})" if target else ""), flush=True)
+
+
+# A section is its lines and its rows of the targets table: (measure, result, target, verdict).
+Section = tuple[list[str], list[tuple[str, str, str, str]]]
+
+
+def seconds(stats: dict) -> str:
+    return f"{stats['median']:.2f} s ({stats['min']:.2f}–{stats['max']:.2f}, n={stats['n']})"
+
+
+def met(value: float, limit: float, larger_is_better: bool = False) -> str:
+    return "met" if (value >= limit if larger_is_better else value < limit) else "**missed**"

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-from bench.common import DEFAULT_PACKAGES, base_image, make_project, run, save, summary
+from bench.common import DEFAULT_PACKAGES, Section, base_image, make_project, run, save, seconds, summary
 from bench.first_day import downloads
 from bench.images import Ours, time_to_jupyter
 from tests.support.browser import CHROMIUM_FLAGS
@@ -131,6 +131,32 @@ def main() -> None:
               f"{results['time to jupyter'][name]['median']:.2f} s")
     for part, figures in results["desktop"].items():
         print(f"{part}: {figures['median']:.2f}")
+
+
+# The report's section (bench/run.py writes docs/benchmarks.md from every module's).
+def section(desktop: dict) -> Section:
+    size, download, start = desktop["image size"], desktop["download"], desktop["time to jupyter"]
+    lines = ["## The desktop in the browser", "",
+             f"`bench/desktop.py`: the default course (`{desktop['course']}`) generated with desktop=no and with "
+             "desktop=yes, built, pushed to a registry on 127.0.0.1 and started in turn; then, from a fresh start "
+             "each time, Chromium clicks *Desktop* in JupyterLab's launcher and a notebook cell (in a new kernel) "
+             "opens a tkinter window, until it is drawn in the desktop's tab. Measured side by side in one run on "
+             f"{desktop['measured on']}.", "",
+             "| | image size | download | without the base image's layers | time to Jupyter |",
+             "|---|---|---|---|---|"]
+    for name in ("desktop=no", "desktop=yes"):
+        lines.append(f"| {name} | {size[name] / 1e6:.0f} MB | {download[name]['bytes'] / 1e6:.0f} MB | "
+                     f"{download[name]['bytes without the base'] / 1e6:.0f} MB | {seconds(start[name])} |")
+    parts = desktop["desktop"]
+    lines += ["", "| desktop=yes | median (min–max, n) |", "|---|---|",
+              f"| click on Desktop to the desktop shown | {seconds(parts['click to desktop shown'])} |",
+              f"| a cell opening a window (new kernel) to the window drawn | "
+              f"{seconds(parts['cell to window drawn'])} |",
+              f"| idle desktop: X server + window manager, resident | "
+              f"{parts['desktop resident memory']['median'] / 1e6:.0f} MB |",
+              f"| idle desktop: the container's memory, added | "
+              f"{parts['container memory added']['median'] / 1e6:.0f} MB |", ""]
+    return lines, []
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import requests
 
-from bench.common import base_image, make_project, run, save, summary
+from bench.common import Section, base_image, make_project, met, run, save, summary
 from bench.cpu import Meter, children_cpu, container_cpu, engine_cpu, jupyter_cpu, tree_cpu
 from bench.images import TOKEN, seconds_to_answer
 from tests.support.engine import engine, free_port
@@ -233,6 +233,82 @@ def main() -> None:
     results["measured on"] = datetime.date.today().isoformat()
     results["jupyterhub"] = importlib.metadata.version("jupyterhub")
     save("hub", results)
+
+
+# The report's section (bench/run.py writes docs/benchmarks.md from every module's).
+SPLIT_PARTS = (("the docker command", "the `docker run` command"),
+               ("hub and its proxy", "the hub's spawn handling (with its proxy)"),
+               ("engine", "the engine: container created and started"),
+               ("start-course and tini", "start-course, then tini"),
+               ("Jupyter, start to answering", "Jupyter's server, start to answering"))
+
+
+def hub_split_lines(split: dict) -> list[str]:
+    plain, hub = split["docker run"], split["hub"]
+
+    def cell(way: dict, part: str) -> str:
+        return f"{way[part]['median']:.2f}" if part in way else "—"
+
+    lines = ["| CPU-seconds, median | `docker run` to /api/status | a student's start on the hub, to ready |",
+             "|---|---|---|"]
+    for part, label in SPLIT_PARTS:
+        lines.append(f"| {label} | {cell(plain, part)} | {cell(hub, part)} |")
+    lines += [f"| **start, all parts** | **{plain['start, all parts']['median']:.2f}** "
+              f"| **{hub['start, all parts']['median']:.2f}** |",
+              f"| then the first page (JupyterLab's HTML; on the hub through its OAuth handshake) "
+              f"| {cell(plain, 'first page')} | {cell(hub, 'first page')} |",
+              f"| wall time to answering (`docker run`) or ready (hub) | {plain['wall']['median']:.2f} s "
+              f"| {hub['wall']['median']:.2f} s |"]
+    return lines
+
+
+def section(hub: dict) -> Section:
+    classes = [hub[key] for key in sorted((key for key in hub if key.isdigit()), key=int)]
+    split, targets = hub.get("split"), []
+    lines = ["## A whole class on one hub", "",
+             f"`bench/hub.py`: the course's `deploy/jupyterhub` configuration (DockerSpawner, the default course "
+             f"image) on JupyterHub {hub['jupyterhub']}, with a test login.", ""]
+    if split:
+        runs = split["hub"]["start, all parts"]["n"]
+        lines += ["**One student's start, in parts.** One student at a time (each a first start, with a new "
+                  "volume) starts a server through the hub's API and follows its progress until ready, then opens "
+                  "JupyterLab's page; the same image started with `docker run` until `/api/status` answers, then "
+                  f"its page; {runs} runs each, one after another. CPU-seconds from each process's and "
+                  "container's own accounting (`/proc`, the container's cgroup).", "",
+                  *hub_split_lines(split), ""]
+        singleuser = split.get("JupyterHub's single-user import")
+        if singleuser:
+            extra = split["hub"]["start, all parts"]["median"] - split["docker run"]["start, all parts"]["median"]
+            lines += [f"Of the hub's {extra:.2f} CPU-seconds more, {singleuser['cpu']['median']:.2f} are JupyterHub's "
+                      "own single-user module, imported on top of JupyterLab's server (measured alone in the image, "
+                      f"n={singleuser['cpu']['n']}): it loads the hub's web handlers and with them "
+                      f"{', '.join(singleuser['brings in'])}, which a single-user server does not use.", ""]
+        ratio = split["hub to plain, CPU"]
+        targets.append(("a student's start on the hub, CPU against a plain `docker run`", f"{ratio:.2f}x",
+                        "at most 1.5x", met(ratio, 1.5 + 1e-9)))
+    lines += ["**A class at once.** Every student's server is started at the same moment (each student follows "
+              "its progress, as the hub's page does), then each runs a notebook cell that imports the course "
+              "packages (the image's own `check_packages()`) over the kernel's websocket, through the hub's "
+              "proxy. CPU of the start: the hub with its proxy, the engine, and the students' containers until "
+              "ready.", "",
+              "| students | failures | ready, median | ready, slowest | start CPU, per student | everyone's first "
+              "cell | hub + proxy memory | a student's server, idle | after the imports (median, largest) |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    for result in classes:
+        cpu = result.get("start CPU")
+        per_student = f"{sum(cpu.values()) / result['students']:.2f} CPU-s" if cpu else "not measured"
+        lines.append(
+            f"| {result['students']} | {len(result['failures'])} | {result['ready median']:.1f} s | "
+            f"{result['ready slowest']:.1f} s | {per_student} | {result['first cells, all']:.1f} s | "
+            f"{result['hub memory'] / 1e6:.0f} MB | {result['server memory idle, median'] / 1e6:.0f} MB | "
+            f"{result['server memory after imports, median'] / 1e6:.0f} MB, "
+            f"{result['server memory after imports, largest'] / 1e6:.0f} MB |")
+        if result["students"] == 30:
+            slowest = result["ready slowest"]
+            targets.append(("30 students starting at once on 2 cores, all ready", f"{slowest:.1f} s, "
+                            f"{len(result['failures'])} failures", "under 30 s, no failure",
+                            met(slowest, 30) if not result["failures"] else "**missed**"))
+    return lines + [""], targets
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ import requests
 from packaging.tags import compatible_tags, cpython_tags
 from packaging.utils import parse_wheel_filename
 
-from bench.common import PYTHON_VERSION, make_project, save
+from bench.common import PYTHON_VERSION, Section, make_project, save
 from tests.support.answers import hashes_pinned, pins
 from tests.support.pytorch_index import serving_pytorch_index
 
@@ -90,6 +90,26 @@ def main() -> None:
         for platform, figures in results[lock].items():
             print(f"{lock:24} {platform:12} {figures['packages']:3} packages, "
                   f"{figures['bytes from PyPI'] / 1e9:.2f} GB from PyPI, CUDA {figures['CUDA bytes'] / 1e9:.2f} GB")
+
+
+# The report's section (bench/run.py writes docs/benchmarks.md from every module's).
+def section(pytorch: dict) -> Section:
+    lines = ["## PyTorch without GPUs", "",
+             f"`bench/pytorch.py`: the course `{pytorch['course']}` (Python {pytorch['python']}) pinned with gpu=yes "
+             "(PyPI's builds, with CUDA) and with gpu=no (torch and torchvision from PyTorch's CPU-only index, "
+             "everything else from PyPI); for each architecture, the packages a student installs and the size of "
+             "their wheels as PyPI's JSON API publishes them. The script pins gpu=no against the tests' stand-in for "
+             "PyTorch's CPU-only index, never the real one, so the CPU-only wheels' own sizes are not measured and "
+             "the gpu=no figure counts what comes from PyPI only.",
+             "", "| lock | platform | packages | wheels from PyPI | of which CUDA (`nvidia-*`, `cuda-*`, `triton`) "
+             "| torch |", "|---|---|---|---|---|---|"]
+    for lock in ("gpu=yes (PyPI)", "gpu=no (CPU-only index)"):
+        for platform, figures in pytorch[lock].items():
+            lines.append(
+                f"| {lock} | {platform} | {figures['packages']} | {figures['bytes from PyPI'] / 1e9:.2f} GB | "
+                f"{len(figures['CUDA packages'])} packages, {figures['CUDA bytes'] / 1e9:.2f} GB | "
+                f"{figures['torch']}{'' if 'MB' in figures['torch'] else ' (size not measured)'} |")
+    return lines + [""], []
 
 
 if __name__ == "__main__":

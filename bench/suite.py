@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench.common import ROOT, save
+from bench.common import ROOT, Section, save
 
 
 def main() -> None:
@@ -34,6 +34,16 @@ def main() -> None:
     print(f"suite: {data['outcome']} in {wall / 60:.1f} min, {data['image builds']} course image builds "
           f"took {data['build seconds']:.0f}s", flush=True)
     print(f"share of the suite spent building course images: {data['build share']:.2f}", flush=True)
+
+
+# The report's section (bench/run.py writes docs/benchmarks.md from every module's).
+def section(suite: dict) -> Section:
+    return ["## The template's test suite", "",
+            f"The test suite (`uv run pytest`) on this machine: {suite['outcome']} in "
+            f"{suite['wall seconds'] / 60:.1f} min; "
+            f"{suite['image builds']} course image builds took {suite['build seconds']:.0f} s "
+            f"({suite['build share']:.0%} of the run; a build reuses the layers the engine's build cache "
+            "already holds).", ""], []
 
 
 if __name__ == "__main__":
