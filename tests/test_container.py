@@ -22,7 +22,7 @@ def test_without_env_the_log_prints_a_random_token_link_that_works(default_cours
     course = Course(default_course, token=None, env={"JUPYTER_TOKEN": ""})
     course.compose("up", "--detach")
     try:
-        course.wait_healthy()
+        course.wait_answering()
         log = course.compose("logs", "jupyter").stdout
         links = set(re.findall(r"http://[^\s]+\?token=[0-9a-f]+", log))
         assert links, log
@@ -46,7 +46,7 @@ def test_project_generated_offline_still_builds_and_runs(cookies, python_base):
     try:
         course.compose("build", timeout=1800)
         course.compose("up", "--detach")
-        course.wait_healthy()
+        course.wait_answering()
         assert course.api("GET", "/api/status").status_code == 200
     finally:
         course.down()
@@ -62,7 +62,7 @@ def test_a_course_still_naming_the_placeholder_builds_at_first_up_and_says_so_in
         shown = up.stdout + up.stderr
         # No registry is asked for an image nobody published: no "Pulling", no "denied" or "no such host".
         assert not re.search(r"Pulling|Warning|denied|not found", shown), shown
-        course.wait_healthy()
+        course.wait_answering()
         log = course.compose("logs", "jupyter").stdout
         notices = [line for line in log.splitlines() if "image" in line and "start-course:" in line]
         assert len(notices) == 1, log

@@ -87,7 +87,7 @@ def test_a_student_without_internet_loads_the_bundle_and_starts_the_course(bundl
         up = course.compose("up", "--detach")
         # Nothing pulled (the registry is out of reach here) and nothing built.
         assert not BUILD_OR_PULL.search(up.stdout + up.stderr), up.stdout + up.stderr
-        course.wait_healthy()
+        course.wait_answering()
         assert course.container().image.id == image_id
         smoke = course.exec("jupyter", "nbconvert", "--to", "notebook", "--execute", "--output-dir", "/tmp",
                             "/home/student/work/course/00-check-environment.ipynb", check=False)

@@ -1,7 +1,9 @@
 """A student's laptop, for every course combination these machines can build.
 
 Each course in BUILT_COURSES is generated, built once, started with
-`docker compose up -d` and checked the way a student would meet it.
+`docker compose up -d` and checked the way a student would meet it. What every course
+shares (start script, compose.yaml, settings) is checked on the default course, and on
+the desktop course where its desktop adds processes.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from cyclonedx.validation.json import JsonStrictValidator
 from tests.support.course import COURSE_CAPABILITIES, Course, capability_names, fresh_checkout, owners
 from tests.support.engine import docker
 from tests.support.kernel import in_a_jupyter_terminal
-from tests.support.matrices import BUILT_COURSES, answers_for
+from tests.support.matrices import BUILT_COURSES, DESKTOP_COURSE, answers_for
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.docker
@@ -50,6 +52,12 @@ def course(request, built_course):
         running.down()
 
 
+# What every course shares (the start script, compose.yaml, Jupyter's settings) is checked on one course; the
+# desktop course too where its desktop adds processes. The rest runs on every course, as the course changes it.
+ON_ONE_COURSE = pytest.mark.parametrize("course", ["default"], indirect=True)
+WITH_AND_WITHOUT_A_DESKTOP = pytest.mark.parametrize("course", ["default", DESKTOP_COURSE], indirect=True)
+
+
 def start_kernel(course: Course) -> str:
     """Start a kernel through the API, as opening a notebook does; return once its process runs."""
     response = course.api("POST", "/api/kernels", json={"name": "python3"})
@@ -67,26 +75,31 @@ def jupyter_and_kernel_processes(course: Course) -> list[dict]:
 
 # 1. Healthy --------------------------------------------------------------------
 
+@ON_ONE_COURSE
 def test_api_status_answers_with_the_token(course):
     assert course.api("GET", "/api/status").status_code == 200
 
 
 # 2. Locked down ----------------------------------------------------------------
 
+@ON_ONE_COURSE
 def test_contents_without_a_token_are_refused(course):
     assert course.api("GET", "/api/contents", token=None).status_code == 403
 
 
+@ON_ONE_COURSE
 def test_contents_with_a_wrong_token_are_refused(course):
     assert course.api("GET", "/api/contents", token="wrong").status_code == 403
 
 
+@ON_ONE_COURSE
 def test_port_is_published_on_localhost_only(course):
     ports = course.container().attrs["NetworkSettings"]["Ports"]
     bindings = [binding for published in ports.values() if published for binding in published]
     assert bindings == [{"HostIp": "127.0.0.1", "HostPort": str(course.port)}]
 
 
+@ON_ONE_COURSE
 def test_the_course_starts_on_the_engines_default_network(course):
     # No network of its own to create before Jupyter can answer (see bench/first_day.py).
     assert list(course.container().attrs["NetworkSettings"]["Networks"]) == ["bridge"]
@@ -105,6 +118,7 @@ def test_the_browser_offers_no_extension_installs(course):
     assert manager["can_install"] is False
 
 
+@WITH_AND_WITHOUT_A_DESKTOP
 def test_server_and_kernels_run_as_the_course_user(course):
     kernel = start_kernel(course)
     try:
@@ -116,6 +130,7 @@ def test_server_and_kernels_run_as_the_course_user(course):
         course.api("DELETE", f"/api/kernels/{kernel}")
 
 
+@WITH_AND_WITHOUT_A_DESKTOP
 def test_pid_1_and_jupyter_hold_no_capability(course):
     # tini (PID 1) and everything it starts run after start-course has dropped root for good.
     for status in (course.proc_status(1), *course.jupyter_processes()):
@@ -124,6 +139,7 @@ def test_pid_1_and_jupyter_hold_no_capability(course):
         assert status["no_new_privs"] == "1", status
 
 
+@WITH_AND_WITHOUT_A_DESKTOP
 def test_an_exec_shell_holds_only_what_start_course_needs(course):
     # `docker compose exec jupyter bash` runs as the container's user, root: with the compose file's
     # capabilities only, and unable to gain more.
@@ -134,6 +150,7 @@ def test_an_exec_shell_holds_only_what_start_course_needs(course):
     assert shell["no_new_privs"] == "1"
 
 
+@WITH_AND_WITHOUT_A_DESKTOP
 def test_sudo_is_absent_and_privileges_cannot_be_regained(course):
     assert course.exec("sh", "-c", "command -v sudo", check=False).returncode != 0
     # no-new-privs: not even a setuid program could take the server back to root.
@@ -142,6 +159,7 @@ def test_sudo_is_absent_and_privileges_cannot_be_regained(course):
     assert set(flags) == {"1"}
 
 
+@ON_ONE_COURSE
 def test_server_was_not_started_with_allow_root(course):
     servers = jupyter_and_kernel_processes(course)
     assert servers
@@ -160,6 +178,7 @@ def test_python_is_the_chosen_version(course):
     assert version.strip() == expected
 
 
+@ON_ONE_COURSE
 def test_python_in_a_jupyter_terminal_is_the_courses(course):
     # File > New > Terminal, then `python`: the course's packages are there.
     in_a_jupyter_terminal(course.url, course.token, "python -c 'import sys; print(sys.prefix)' > terminal-python.txt")
@@ -181,6 +200,7 @@ def test_the_desktop_is_in_the_image_only_when_the_course_chose_it(course):
         ["Desktop"] if chosen else [])
 
 
+@ON_ONE_COURSE
 def test_a_web_app_opens_at_jupyters_proxy_address_with_the_token_only(course):
     # A student's own web server on a port inside the container (here Python's
     # own), opened in the browser through Jupyter as README.md says.
@@ -248,11 +268,11 @@ def test_the_inventory_names_the_debian_packages_the_course_added(course):
     assert "bash" not in added
 
 
-def test_every_course_package_imports(course):
-    # The generated repository's own import test, one result line per package.
+def test_the_courses_own_tests_pass_and_every_course_package_imports(course):
+    # The generated repository's own tests, as `make test` runs them (that target runs once, on the default
+    # course, below): an import test per package, and the course's notebooks.
     docker("cp", str(course.path / "tests"), f"{course.container_id()}:/tmp/course-tests")
-    result = course.exec("python", "-m", "pytest", "-p", "no:cacheprovider", "-v", "-k", "imports",
-                         "/tmp/course-tests", check=False)
+    result = course.exec("python", "-m", "pytest", "-p", "no:cacheprovider", "-v", "/tmp/course-tests", check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     packages = re.split(r"[\s,]+", answers_for(course.name)["packages"])
     for package in packages:
@@ -271,6 +291,7 @@ def test_smoke_notebook_executes_inside_the_container(course):
         assert any("image/png" in output.get("data", {}) for output in outputs)
 
 
+@ON_ONE_COURSE
 def test_make_test_passes_and_writes_what_the_course_needs_into_the_students_readme(course):
     result = subprocess.run(["make", "test"], cwd=course.path, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -352,6 +373,7 @@ def test_image_records_its_base_and_course(course):
 
 # 4. The student's work is safe -------------------------------------------------
 
+@ON_ONE_COURSE
 def test_saved_work_lands_in_work_owned_by_the_student(course):
     course.save_notebook("my-work.ipynb", "my answers")
     saved = course.path / "work" / "my-work.ipynb"
@@ -360,6 +382,7 @@ def test_saved_work_lands_in_work_owned_by_the_student(course):
     assert "my answers" in saved.read_text()
 
 
+@ON_ONE_COURSE
 def test_course_notebooks_are_read_only_for_the_student(course):
     notebook = course.path / "course" / "00-check-environment.ipynb"
     before = notebook.read_bytes()
@@ -372,6 +395,7 @@ def test_course_notebooks_are_read_only_for_the_student(course):
     assert notebook.read_bytes() == before
 
 
+@ON_ONE_COURSE
 def test_a_course_notebook_copied_out_of_course_is_the_students_to_edit(course):
     copied = course.api("POST", "/api/contents", json={"copy_from": "course/00-check-environment.ipynb"})
     assert copied.status_code == 201, copied.text
@@ -571,6 +595,7 @@ def test_nb_user_root_is_refused_before_anything_runs(default_course_owned_by):
 
 # 5. Clean stop (these restart or stop the shared course, so they come last) -----
 
+@WITH_AND_WITHOUT_A_DESKTOP
 def test_restarted_kernels_leave_no_zombies(course):
     kernel = start_kernel(course)
     for _ in range(3):
@@ -581,6 +606,7 @@ def test_restarted_kernels_leave_no_zombies(course):
     course.api("DELETE", f"/api/kernels/{kernel}")
 
 
+@ON_ONE_COURSE
 def test_saved_work_survives_down_and_up(course):
     course.save_notebook("kept.ipynb", "still here")
     course.compose("down")
@@ -588,6 +614,7 @@ def test_saved_work_survives_down_and_up(course):
     assert course.read_notebook("kept.ipynb") == "still here"
 
 
+@WITH_AND_WITHOUT_A_DESKTOP
 def test_stop_with_a_running_kernel_is_graceful(course):
     start_kernel(course)
     course.compose("stop")

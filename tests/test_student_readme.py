@@ -98,7 +98,8 @@ def test_a_busy_port_gives_the_message_the_readme_names_and_its_one_line_fix_wor
                                      cwd=course.path, env=env, capture_output=True, text=True, timeout=300)
             assert started.returncode == 0, started.stderr
             course.port = other
-            course.wait_healthy()
+            course.token = None  # started as the README writes it: with a token of Jupyter's own
+            course.wait_answering()
             assert requests.get(f"http://127.0.0.1:{other}/api", timeout=10).status_code == 200
         finally:
             course.down()
