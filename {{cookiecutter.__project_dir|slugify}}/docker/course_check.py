@@ -30,10 +30,15 @@ def running_python_version() -> str:
     return f"{sys.version_info.major}.{sys.version_info.minor}"
 
 
+def requirement_names(path: Path) -> list[str]:
+    """The packages a requirements file names (not the files its -r lines include)."""
+    lines = (line.split("#")[0].strip() for line in path.read_text(encoding="utf-8").splitlines())
+    return [Requirement(line).name for line in lines if line and not line.startswith("-")]
+
+
 def course_packages() -> list[str]:
     """The packages requirements.in names (its -r line, Jupyter itself, aside)."""
-    lines = (line.split("#")[0].strip() for line in REQUIREMENTS.read_text(encoding="utf-8").splitlines())
-    return [Requirement(line).name for line in lines if line and not line.startswith("-")]
+    return requirement_names(REQUIREMENTS)
 
 
 def uses(package: str) -> bool:

@@ -14,8 +14,9 @@ It writes into OUTPUT_FOLDER (/opt/course/inventory):
 - sbom.cdx.json: a CycloneDX 1.6 software bill of materials: every Python
   distribution and every Debian package in the image.
 
-Only the standard library: nothing is added to the students' environment, and
-the build needs no network for it.
+Only the standard library, packaging (which Jupyter needs) and the image's own
+course_check: nothing is added to the students' environment, and the build
+needs no network for it.
 """
 
 from __future__ import annotations
@@ -31,26 +32,19 @@ import time
 import uuid
 from pathlib import Path
 
+from course_check import requirement_names
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
 COURSE = Path("/opt/course")
 # Written before the course's system packages are installed (see the Dockerfile).
 BASE_PACKAGES = COURSE / "base-packages.txt"
-REQUIREMENT_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 EXTRA = re.compile(r"""extra\s*==\s*["']([^"']+)["']""")
 
 
-def normalize(name: str) -> str:
-    """PyPI's normalized form of a distribution name (PEP 503)."""
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
 def requested(path: Path) -> set[str]:
-    """The distribution names a requirements file asks for (not the files it includes)."""
-    names = set()
-    for line in path.read_text().splitlines():
-        match = REQUIREMENT_NAME.match(line.split("#", 1)[0])
-        if match:
-            names.add(normalize(match.group(1)))
-    return names
+    """The distribution names a requirements file asks for, normalized (not the files it includes)."""
+    return {canonicalize_name(name) for name in requirement_names(path)}
 
 
 def licence_of(metadata) -> str:
@@ -70,12 +64,12 @@ def python_packages() -> list[dict]:
     found: dict[str, dict] = {}
     for distribution in importlib.metadata.distributions():
         metadata = distribution.metadata
-        name = normalize(metadata["Name"])
+        name = canonicalize_name(metadata["Name"])
         if name in found:
             continue
         requires, with_extras = set(), {}
         for requirement in distribution.requires or []:
-            required = normalize(REQUIREMENT_NAME.match(requirement).group(1))
+            required = canonicalize_name(Requirement(requirement).name)
             extra = EXTRA.search(requirement)
             if extra:
                 with_extras.setdefault(required, []).append(extra.group(1))
@@ -145,7 +139,7 @@ def sbom(data: dict) -> dict:
     distro = "ubuntu" if data["system"].lower().startswith("ubuntu") else "debian"
     components = []
     for package in data["python packages"]:
-        purl = f"pkg:pypi/{normalize(package['name'])}@{package['version']}"
+        purl = f"pkg:pypi/{canonicalize_name(package['name'])}@{package['version']}"
         component = {"type": "library", "bom-ref": purl, "name": package["name"],
                      "version": package["version"], "purl": purl}
         if package["summary"]:

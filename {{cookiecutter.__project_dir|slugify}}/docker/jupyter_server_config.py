@@ -47,16 +47,11 @@ c.ServerApp.jpserver_extensions.update({"course_desktop": True})
 {% endif %}
 
 
-def uid_0_is_an_ordinary_user() -> bool:
-    """True in a user namespace (rootless Podman or Docker): uid 0 is the host user who started the course."""
-    with open("/proc/self/uid_map") as uid_map:
-        return uid_map.read().split() != ["0", "0", "4294967295"]
-
-
 # docker/start-course.sh runs Jupyter as uid 0, without capabilities, only on a
-# rootless engine: there the student's files must be written by uid 0 to be
-# theirs on the host. On a rootful engine Jupyter still refuses to run as root.
-c.ServerApp.allow_root = os.geteuid() == 0 and uid_0_is_an_ordinary_user()
+# rootless engine (and says so in COURSE_ROOTLESS_ENGINE): there the student's
+# files must be written by uid 0 to be theirs on the host. Anywhere else Jupyter
+# still refuses to run as root.
+c.ServerApp.allow_root = os.geteuid() == 0 and os.environ.get("COURSE_ROOTLESS_ENGINE") == "1"
 
 # Started by `docker compose up` (or `docker run`). A hub or a launcher such
 # as repo2docker sets its own address and port, so those are left to them.

@@ -79,6 +79,8 @@ uid=${owner% *}
 gid=${owner#* }
 
 if [ "$uid" -eq 0 ] && rootless; then
+    # The one place that decides it: Jupyter's settings and the desktop read it from here.
+    export COURSE_ROOTLESS_ENGINE=1
     run_as 0 0 "$@"
 fi
 
