@@ -138,7 +138,7 @@ def prepare(scratch: Path, before: str, base: str) -> tuple[Path, Path, Path, Pa
     # The reference has no course_check module in its image: the notebook's folder carries it.
     notebook_folder = scratch / "reference-course"
     shutil.copytree(ours / "course", notebook_folder)
-    shutil.copy(ours / "docker" / "course_check.py", notebook_folder)
+    shutil.copy(ours / "docker" / "container" / "course_check.py", notebook_folder)
     (notebook_folder / "requirements.in").write_text((ours / "requirements.in").read_text())
     return ours, earlier, reference, notebook_folder
 

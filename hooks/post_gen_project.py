@@ -76,8 +76,8 @@ class UvUnavailable(RuntimeError):
 
 # Where a course without GPUs takes PyTorch from (kept only when it uses PyTorch).
 PYTORCH_CPU = PurePosixPath("pytorch-cpu/pyproject.toml")
-LOCK_SUMMARY = PurePosixPath("docker/lock-summary.py")
-LOCK_SCRIPT = PurePosixPath("docker/lock.py")
+LOCK_SUMMARY = PurePosixPath("docker/instructor/lock-summary.py")
+LOCK_SCRIPT = PurePosixPath("docker/instructor/lock.py")
 
 # A template file (with its one choice: JupyterHub's server) that requirements.in includes.
 JUPYTER_REQUIREMENTS = "requirements-jupyter.in"
@@ -109,9 +109,9 @@ def unpinned_requirements_txt(reason: str) -> str:
 QUESTION_FILES = {
     "include_ci": (".github",),
     "include_devcontainer": (".devcontainer",),
-    "jupyterhub": ("deploy", "docker/course_pull.py"),
-    "desktop": ("docker/course_desktop.py", "docker/install-desktop.sh", "docker/ipython_kernel_config.py",
-                "docker/vncserver"),
+    "jupyterhub": ("deploy", "docker/container/course_pull.py"),
+    "desktop": ("docker/container/course_desktop.py", "docker/build/install-desktop.sh",
+                "docker/container/ipython_kernel_config.py", "docker/container/vncserver"),
 }
 
 
@@ -168,7 +168,7 @@ def is_network_failure(output: str) -> bool:
 
 
 def lock_command(uv: list[str]) -> list[str]:
-    """`make lock`'s command, run from the project: its docker/lock.py with this uv."""
+    """`make lock`'s command, run from the project: its docker/instructor/lock.py with this uv."""
     return [sys.executable, LOCK_SCRIPT.as_posix(), *uv]
 
 

@@ -259,7 +259,7 @@ python3 -c 'import tkinter; print(tkinter.Tcl().eval("info patchlevel"))'
 
 def test_a_python_that_kept_tkinter_but_lost_its_tk_libraries_gets_them_installed(bake_static, python_base):
     base = python_base(answers_for(DESKTOP_COURSE)["python_version"])
-    script = bake_static({"desktop": True}) / "docker" / "install-desktop.sh"
+    script = bake_static({"desktop": True}) / "docker" / "build" / "install-desktop.sh"
     result = subprocess.run(["docker", "run", "--rm", "--volume", f"{script}:/tmp/install-desktop.sh:ro", base,
                              "bash", "-c", OFFICIAL_LAYOUT], capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout + result.stderr

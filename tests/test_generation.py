@@ -32,16 +32,16 @@ from tests.support.matrices import CHOICES, COMBINATIONS, FLAGS
 
 ALWAYS = {
     ".cookiecutter.json", ".dockerignore", ".env.example", ".gitattributes", ".gitignore", "Dockerfile",
-    "INSTRUCTORS.md",
-    "Makefile", "README.md", "build-requirements.txt", "compose.yaml", "docker/healthcheck.py",
-    "docker/course_check.py", "docker/course_banner.py", "docker/course_saving.py", "docker/check-update.py",
-    "docker/course_inventory.py", "docker/lock-summary.py", "docker/install-course-packages.sh",
-    "docker/write-sizes.sh",
-    "docker/jupyter_server_config.py",
-    "docker/jupyterlab-overrides.json", "docker/jupyterlab-page-config.json",
-    "docker/start-course.sh",
+    "INSTRUCTORS.md", "Makefile", "README.md", "build-requirements.txt", "compose.yaml",
     "course/00-check-environment.ipynb", "work/.gitkeep", "requirements-jupyter.in", "requirements.in",
-    "requirements.txt", "tests/test_image.py", "uv.toml", "docker/lock-jupyter.sh", "docker/lock.py",
+    "requirements.txt", "tests/test_image.py", "uv.toml",
+    # By where each runs: through make, while the image is built, in the students' container.
+    "docker/instructor/lock.py", "docker/instructor/lock-summary.py", "docker/instructor/write-sizes.sh",
+    "docker/instructor/check-update.py",
+    "docker/build/install-course-packages.sh", "docker/build/lock-jupyter.sh", "docker/build/course_inventory.py",
+    "docker/container/start-course.sh", "docker/container/healthcheck.py", "docker/container/jupyter_server_config.py",
+    "docker/container/jupyterlab-overrides.json", "docker/container/jupyterlab-page-config.json",
+    "docker/container/course_check.py", "docker/container/course_banner.py", "docker/container/course_saving.py",
 }
 # What the template is, at its root: what a zip or a copy of it holds.
 TEMPLATE_PARTS = {"cookiecutter.json", "hooks", PROJECT_DIR}
@@ -114,7 +114,7 @@ def test_every_choice_and_both_yes_no_values_are_baked():
 
 def test_no_template_syntax_is_left(project):
     # Files copied without rendering keep their braces on purpose (docker's Go templates).
-    for name in files_of(project) - {"docker/write-sizes.sh"}:
+    for name in files_of(project) - {"docker/instructor/write-sizes.sh"}:
         text = (project / name).read_text(encoding="utf-8")
         assert not LEFTOVER_JINJA.search(text), name
 
@@ -199,12 +199,12 @@ def test_generated_python_passes_ruff(project):
 
 
 def test_shell_scripts_pass_shellcheck(project):
-    scripts = sorted(str(path.relative_to(project)) for path in (project / "docker").glob("*.sh"))
-    desktop = ["docker/install-desktop.sh"] if answers_of(project)["desktop"] else []
-    assert scripts == ["docker/install-course-packages.sh", *desktop, "docker/lock-jupyter.sh",
-                       "docker/start-course.sh", "docker/write-sizes.sh"]
+    scripts = sorted(str(path.relative_to(project)) for path in (project / "docker").rglob("*.sh"))
+    desktop = ["docker/build/install-desktop.sh"] if answers_of(project)["desktop"] else []
+    assert scripts == ["docker/build/install-course-packages.sh", *desktop, "docker/build/lock-jupyter.sh",
+                       "docker/container/start-course.sh", "docker/instructor/write-sizes.sh"]
     if desktop:
-        scripts.append("docker/vncserver")
+        scripts.append("docker/container/vncserver")
     if answers_of(project)["jupyterhub"]:
         scripts.append("deploy/jupyterhub/students-firewall.sh")
     result = subprocess.run(["shellcheck", *scripts], cwd=project, capture_output=True, text=True)
@@ -388,7 +388,7 @@ LINK_TARGETS = {
 @pytest.mark.parametrize(("target", "where"), LINK_TARGETS.values(), ids=LINK_TARGETS.keys())
 def test_a_hub_link_is_refused_when_it_leads_outside_the_work_folder_or_into_a_hidden_one(target, where,
                                                                                           bake_static, tmp_path):
-    spec = importlib.util.spec_from_file_location("course_pull", bake_static({}) / "docker/course_pull.py")
+    spec = importlib.util.spec_from_file_location("course_pull", bake_static({}) / "docker/container/course_pull.py")
     course_pull = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(course_pull)
     (tmp_path / "work").mkdir()
@@ -409,7 +409,7 @@ LICENCE_TEXTS = {
 
 @pytest.mark.parametrize(("text", "shown"), LICENCE_TEXTS.values(), ids=LICENCE_TEXTS.keys())
 def test_licence_text_from_the_package_index_stays_inside_its_table_cell(text, shown, bake_static):
-    spec = importlib.util.spec_from_file_location("lock_summary", bake_static({}) / "docker/lock-summary.py")
+    spec = importlib.util.spec_from_file_location("lock_summary", bake_static({}) / "docker/instructor/lock-summary.py")
     lock_summary = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(lock_summary)
     assert lock_summary.one_line(text) == shown
@@ -519,7 +519,7 @@ def test_a_windows_checkout_keeps_lf_in_every_file_the_engine_reads(bake_static,
     clone = tmp_path / "clone"
     files = git("ls-files", cwd=clone).stdout.split()
     engine_files = [name for name in files if READ_BY_THE_ENGINE.search(name)]
-    assert {"Dockerfile", "compose.yaml", "docker/start-course.sh", ".env.example"} <= set(engine_files)
+    assert {"Dockerfile", "compose.yaml", "docker/container/start-course.sh", ".env.example"} <= set(engine_files)
     for name in engine_files:
         assert b"\r\n" not in (clone / name).read_bytes(), name
     # The conversion did happen where no rule asks for LF: the check above can fail.
@@ -533,7 +533,7 @@ def test_the_readme_fix_restores_lf_in_a_copy_with_windows_line_endings(bake_sta
     git("add", "--all", cwd=repo)
     git("commit", "--quiet", "-m", "Course", cwd=repo)
     # A copy whose engine files an editor converted to CRLF.
-    converted = [repo / "Dockerfile", *sorted((repo / "docker").iterdir())]
+    converted = [repo / "Dockerfile", *sorted(path for path in (repo / "docker").rglob("*") if path.is_file())]
     for path in converted:
         path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
     readme = (repo / "README.md").read_text()

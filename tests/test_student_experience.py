@@ -406,7 +406,7 @@ def test_a_course_notebook_copied_out_of_course_is_the_students_to_edit(course):
 
 
 def test_a_laptop_serves_no_nbgitpuller_links(course):
-    # Hub links are for a hub's students: on 127.0.0.1 they would be one more way in (docker/course_pull.py).
+    # Hub links are for a hub's students: on 127.0.0.1 they would be one more way in (docker/container/course_pull.py).
     link = {"repo": "file:///tmp/week-3", "targetpath": "week-3"}
     assert course.api("GET", "/git-pull", params=link).status_code == 404
     assert course.api("GET", "/git-pull/api", params=link).status_code == 404

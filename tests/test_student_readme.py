@@ -47,7 +47,7 @@ def test_each_system_names_its_terminal_and_everything_is_checked_once(readme):
 
 def test_the_readme_shows_the_block_the_course_prints(bake_static, readme):
     course = bake_static({})
-    spec = importlib.util.spec_from_file_location("course_banner", course / "docker/course_banner.py")
+    spec = importlib.util.spec_from_file_location("course_banner", course / "docker/container/course_banner.py")
     course_banner = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(course_banner)
     serverapp = SimpleNamespace(custom_display_url="http://127.0.0.1:8888", port=8888, default_url="/lab",

@@ -169,14 +169,14 @@ def test_make_update_brings_the_template_change_and_keeps_the_instructors(templa
     project = instructors_course
     lesson_before = (project / "course" / "01-week-1.ipynb").read_bytes()
     setting = "c.ServerApp.shutdown_no_activity_timeout = 0\n"
-    change_template(template, "docker/jupyter_server_config.py", "c.ServerApp.open_browser = False\n",
+    change_template(template, "docker/container/jupyter_server_config.py", "c.ServerApp.open_browser = False\n",
                     "c.ServerApp.open_browser = False\n" + setting)
     commit = change_template(template, "README.md", "\n## ", "\nThe course was updated from its template.\n\n## ")
 
     update = make(project, "update")
     assert update.returncode == 0, update.stdout + update.stderr
     # The template's changes arrived...
-    assert setting in (project / "docker" / "jupyter_server_config.py").read_text()
+    assert setting in (project / "docker" / "container" / "jupyter_server_config.py").read_text()
     assert "The course was updated from its template." in (project / "README.md").read_text()
     assert json.loads((project / ".cruft.json").read_text())["commit"] == commit
     # ...the instructor's stayed...

@@ -8,7 +8,7 @@ import select
 import subprocess
 import time
 
-# The link the course prints once Jupyter answers (docker/course_banner.py).
+# The link the course prints once Jupyter answers (docker/container/course_banner.py).
 LINK = re.compile(r"http://127\.0\.0\.1:\d+/\S*\?token=[0-9a-f]+")
 TERMINAL_CODES = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 

@@ -11,18 +11,18 @@ c.ServerApp.open_browser = False
 # less thing loaded at start).
 c.LabApp.extension_manager = "readonly"
 # No language servers are installed: without this, every start would look for
-# nineteen of them. JupyterLab's side is off too (docker/jupyterlab-page-config.json);
+# nineteen of them. JupyterLab's side is off too (docker/container/jupyterlab-page-config.json);
 # code hints come from the kernel.
 c.ServerApp.jpserver_extensions.update({"jupyter_lsp": False})
 # The student's own folder: everything created in Jupyter is saved there. The
 # course's notebooks appear in it as course/, read-only (compose.yaml).
 c.ServerApp.root_dir = os.path.expanduser("~/work")
 # Saves that a crash cannot cut, and at start what an interrupted save of an
-# older image left behind brought back (docker/course_saving.py).
+# older image left behind brought back (docker/container/course_saving.py).
 c.ServerApp.contents_manager_class = "course_saving.CourseContentsManager"
 c.ServerApp.jpserver_extensions.update({"course_saving": True})
 # "Course environment" in JupyterLab's launcher and Notebook's New menu: the
-# page the image build wrote about what is installed (docker/course_inventory.py),
+# page the image build wrote about what is installed (docker/build/course_inventory.py),
 # served when opened, from this container only, behind Jupyter's token.
 c.ServerProxy.servers = {
     "course-environment": {
@@ -38,16 +38,16 @@ c.ServerProxy.servers = {
 c.ServerApp.terminado_settings = {"shell_command": ["/bin/bash"]}
 {% if cookiecutter.jupyterhub %}
 # nbgitpuller's links serve a hub's students only, and only into a visible
-# folder of the work folder (docker/course_pull.py checks them first).
+# folder of the work folder (docker/container/course_pull.py checks them first).
 c.ServerApp.jpserver_extensions.update({"nbgitpuller": False, "course_pull": True})
 {% endif %}
 {% if cookiecutter.desktop %}
-# The desktop's page says why when the desktop cannot start (docker/course_desktop.py).
+# The desktop's page says why when the desktop cannot start (docker/container/course_desktop.py).
 c.ServerApp.jpserver_extensions.update({"course_desktop": True})
 {% endif %}
 
 
-# docker/start-course.sh runs Jupyter as uid 0, without capabilities, only on a
+# docker/container/start-course.sh runs Jupyter as uid 0, without capabilities, only on a
 # rootless engine (and says so in COURSE_ROOTLESS_ENGINE): there the student's
 # files must be written by uid 0 to be theirs on the host. Anywhere else Jupyter
 # still refuses to run as root.
@@ -71,7 +71,7 @@ if "JUPYTERHUB_SERVICE_URL" not in os.environ:
     # banner with addresses that do not work outside the container.
     c.IdentityProvider.token = os.environ.get("JUPYTER_TOKEN") or secrets.token_hex(24)
     # The student's terminal shows the link in a short block of the course's
-    # own (docker/course_banner.py); Jupyter's start-up log (extensions
+    # own (docker/container/course_banner.py); Jupyter's start-up log (extensions
     # loaded, language servers skipped) stays below warning level, while its
     # warnings and errors still show.
     c.Application.log_level = "WARN"

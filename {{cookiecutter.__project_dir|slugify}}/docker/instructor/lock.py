@@ -2,7 +2,7 @@
 
 make lock, generation and an image build before the first make lock all run it,
 from the course's folder:
-    python3 docker/lock.py UV...
+    python3 docker/instructor/lock.py UV...
 where UV... runs uv (uv, or python3 -m uv).
 """
 

@@ -4,7 +4,7 @@ Cookiecutter renders every answer as a Jinja template, with access to Python,
 before any check of the template's own can run. An answer holding one of
 Jinja's markers in .cruft.json (a one-line change in a pull request) would run
 as code on the instructor's computer at the next update; another template
-address would run someone else's template. Usage: python3 docker/check-update.py
+address would run someone else's template. Usage: python3 docker/instructor/check-update.py
 """
 
 import json

@@ -2,7 +2,7 @@
 
 Run by `make lock` (and at generation) after requirements.txt is pinned:
 
-    python3 docker/lock-summary.py
+    python3 docker/instructor/lock-summary.py
 
 The packages the course asked for and what each pulls in, Jupyter's, the
 others and who needs them, each with its licence (from the package index; a

@@ -1,7 +1,7 @@
 """Jupyter Server extension: once Jupyter answers, print the link to open in a short block of its own.
 
 Started with `docker compose up`, the student's terminal shows this block
-instead of Jupyter's start-up log (docker/jupyter_server_config.py keeps that
+instead of Jupyter's start-up log (docker/container/jupyter_server_config.py keeps that
 below warning level): the link with its token, and how to stop.
 """
 

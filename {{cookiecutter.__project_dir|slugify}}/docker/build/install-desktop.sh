@@ -1,5 +1,5 @@
 #!/bin/bash
-# The desktop in the browser (docker/course_desktop.py): TigerVNC's X server,
+# The desktop in the browser (docker/container/course_desktop.py): TigerVNC's X server,
 # the JWM window manager (a task bar, a menu with a terminal, no screen lock)
 # with xterm, and Tk for Python's tkinter, turtle and matplotlib's windows.
 # Installed on Debian trixie: TigerVNC alone about 290 MB (its X server

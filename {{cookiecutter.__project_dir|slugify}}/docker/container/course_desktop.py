@@ -42,7 +42,7 @@ PREFIX = "course desktop:"
 
 
 def uid_0_is_an_ordinary_user() -> bool:
-    """True on a rootless engine: uid 0 is the host user who started the course (docker/start-course.sh)."""
+    """True on a rootless engine: uid 0 is the host user who started the course (start-course.sh says so)."""
     return os.environ.get("COURSE_ROOTLESS_ENGINE") == "1"
 
 
