@@ -36,6 +36,10 @@ MAX_SLUG = 63
 # (numpy>=1.26,<3), and one inside brackets separates extras.
 REQUIREMENT_SEPARATOR = re.compile(r"[\s,]+(?![~=!<>])(?![^\[]*\])")
 
+# The organisation cookiecutter.json's default addresses name: no registry has
+# a course image under it, and no course repository is there.
+PLACEHOLDER_ORGANISATION = "your-org"
+
 # The value cookiecutter.json gives a private value (__image, ...) when the
 # answers it is derived from are not there: a replay file that lacks the
 # private value makes cookiecutter render it on its own, without the other
@@ -127,6 +131,11 @@ def choices(question: str, template: Path = TEMPLATE_FOLDER) -> tuple[str, ...]:
     return tuple(questions(template)[question])
 
 
+def holds_placeholder(address: str) -> bool:
+    """Whether an image or repository address still names the template's placeholder organisation."""
+    return f"/{PLACEHOLDER_ORGANISATION}/" in f"{address}/"
+
+
 def split_requirements(packages: str) -> list[str]:
     """Split the packages answer into requirement strings, in order."""
     return [part for part in REQUIREMENT_SEPARATOR.split(packages.strip()) if part]
@@ -185,10 +194,11 @@ def derived(answers: dict, name: str) -> str:
 
 class AnswerRules(Extension):
     """Gives cookiecutter.json the `derived` filter, the hooks the template's folder, the
-    Makefile the skip-lock variable's name."""
+    Makefile the skip-lock variable's name and whether the course names the placeholder."""
 
     def __init__(self, environment):
         super().__init__(environment)
         environment.filters["derived"] = derived
         environment.globals["answer_rules_folder"] = str(TEMPLATE_FOLDER)
         environment.globals["skip_lock_variable"] = SKIP_LOCK_VARIABLE
+        environment.globals["holds_placeholder"] = holds_placeholder

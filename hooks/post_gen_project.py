@@ -22,7 +22,12 @@ if __name__ == "__main__":
     sys.path.insert(0, json.loads(r'''{{ answer_rules_folder | tojson }}'''))
 
 # The pre-generation hook has already checked every requirement; this only splits them.
-from hooks.answer_rules import SKIP_LOCK_VARIABLE, split_requirements  # noqa: E402
+from hooks.answer_rules import (  # noqa: E402
+    PLACEHOLDER_ORGANISATION,
+    SKIP_LOCK_VARIABLE,
+    holds_placeholder,
+    split_requirements,
+)
 
 UNPINNED_MARKER = "# NOT PINNED YET"
 
@@ -61,7 +66,6 @@ CRUFT_FILE = ".cruft.json"
 # Files a template update leaves alone: `make update` pins them again itself.
 UPDATE_SKIPS = ["requirements.txt"]
 # The organisation in cookiecutter.json's image_registry until an instructor names theirs.
-PLACEHOLDER_ORGANISATION = "your-org"
 # The course's Makefile target that puts the instructor's account in its place.
 SET_ORG = "make set-org ORG=<your GitHub account>"
 
@@ -105,6 +109,8 @@ def unpinned_requirements_txt(reason: str) -> str:
     )
 
 
+# Only while the image names the placeholder: students build the image, nobody having published it.
+BUILD_HERE = "compose.override.yaml"
 # The files each yes/no question adds: deleted when its answer is no.
 QUESTION_FILES = {
     "include_ci": (".github",),
@@ -126,6 +132,8 @@ def remove_unchosen(project: Path, answers: dict) -> None:
                     (project / path).unlink()
     if not answers["__pytorch_cpu"]:
         shutil.rmtree(project / PYTORCH_CPU.parent)
+    if not holds_placeholder(answers["__image"]):
+        (project / BUILD_HERE).unlink()
 
 
 def find_uv() -> list[str] | None:
@@ -343,10 +351,6 @@ def files_naming(project: Path, text: str) -> list[str]:
     return found
 
 
-def holds_placeholder(address: str) -> bool:
-    return f"/{PLACEHOLDER_ORGANISATION}/" in f"{address}/"
-
-
 def placeholder_warnings(project: Path, answers: dict) -> list[str]:
     """A warning for each address that still holds the template's placeholder organisation."""
     warnings = []
@@ -356,8 +360,7 @@ def placeholder_warnings(project: Path, answers: dict) -> list[str]:
             f"WARNING: the course image is {image}, but {PLACEHOLDER_ORGANISATION} is the template's placeholder: "
             "students would pull an image that does not exist, and make push stops until you put your registry "
             f"(e.g. ghcr.io/<your GitHub account>) in its place in {', '.join(files_naming(project, image))}; "
-            "then delete the pull_policy and COURSE_NOTICE lines compose.yaml has for the placeholder "
-            f"({SET_ORG} does all of it)."
+            f"then delete {BUILD_HERE}, which has students build the image meanwhile ({SET_ORG} does all of it)."
         )
     if holds_placeholder(repository):
         warnings.append(

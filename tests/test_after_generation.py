@@ -75,20 +75,11 @@ def test_make_push_stops_on_the_placeholder_in_one_line_before_building(tmp_path
     pushed = subprocess.run(["make", "push"], cwd=project, capture_output=True, text=True, timeout=120)
     assert pushed.returncode != 0
     assert pushed.stderr.splitlines()[0] == (f"{PLACEHOLDER}/{project.name} names the template's placeholder your-org: "
-                                             "put your registry in its place (grep -rl your-org . lists the files).")
+                                             "make set-org ORG=<your GitHub account> puts yours in its place.")
     assert "docker" not in pushed.stdout
 
 
-def delete_the_placeholders_compose_lines(project) -> None:
-    """What compose.yaml asks once the image names a registry: its pull_policy and COURSE_NOTICE lines go."""
-    compose = project / "compose.yaml"
-    text = compose.read_text()
-    text = re.sub(r"(?m)^    # That address still holds.*\n(?:    #.*\n)*    pull_policy: never\n", "", text)
-    text = re.sub(r"(?m)^      # Printed when the course starts.*\n      COURSE_NOTICE: .*\n", "", text)
-    compose.write_text(text)
-
-
-def test_replacing_the_placeholder_in_every_file_then_compose_lines_lets_make_push_and_the_workflow_through(
+def test_replacing_the_placeholder_in_every_file_then_deleting_the_override_lets_make_push_and_the_workflow_through(
         tmp_path, capfd):
     project, _, _ = generate(tmp_path, {}, capfd)
     listed = subprocess.run(["grep", "-rl", "your-org", "."], cwd=project, capture_output=True, text=True)
@@ -96,20 +87,15 @@ def test_replacing_the_placeholder_in_every_file_then_compose_lines_lets_make_pu
         path = project / name
         path.write_text(path.read_text().replace("your-org", "ada-teaches"))
     assert subprocess.run(["grep", "-rl", "your-org", "."], cwd=project).returncode == 1
-    script, image = placeholder_step(project)
-    assert image == f"ghcr.io/ada-teaches/{project.name}"
-    assert subprocess.run(["bash", "-e", "-c", script], env={**os.environ, "IMAGE": image}).returncode == 0
     # The image now names a registry, but students would still build it: make push and the workflow say so.
     checked = subprocess.run(["make", "check-image"], cwd=project, capture_output=True, text=True)
     assert checked.returncode != 0
-    assert checked.stderr.startswith("compose.yaml still has pull_policy: never")
-    assert subprocess.run(["bash", "-e", "-c", compose_step(project)], cwd=project,
-                          capture_output=True).returncode != 0
-    delete_the_placeholders_compose_lines(project)
+    assert checked.stderr.startswith("compose.override.yaml makes students build the image instead of pulling it")
+    assert workflow_check(project).returncode != 0
+    (project / "compose.override.yaml").unlink()
     checked = subprocess.run(["make", "check-image"], cwd=project, capture_output=True, text=True)
     assert checked.returncode == 0, checked.stderr
-    assert subprocess.run(["bash", "-e", "-c", compose_step(project)], cwd=project).returncode == 0
-    assert "pull_policy" not in (project / "compose.yaml").read_text()
+    assert workflow_check(project).returncode == 0
 
 
 def test_following_the_printed_next_steps_leaves_no_placeholder_for_students(tmp_path, capfd):
@@ -123,11 +109,10 @@ def test_following_the_printed_next_steps_leaves_no_placeholder_for_students(tmp
     assert subprocess.run(["grep", "-rl", "your-org", "."], cwd=project).returncode == 1
     readme = (project / "README.md").read_text()
     assert f"```sh\ngit clone https://github.com/ada-teaches/{project.name}\ncd {project.name}\n```" in readme
-    service = yaml.safe_load((project / "compose.yaml").read_text())["services"]["jupyter"]
+    service = compose_service(project)
     assert service["image"] == f"ghcr.io/ada-teaches/{project.name}:latest"
     assert "pull_policy" not in service
     assert "COURSE_NOTICE" not in service["environment"]
-    assert subprocess.run(["docker", "compose", "config", "--quiet"], cwd=project).returncode == 0
     assert subprocess.run(["make", "check-image"], cwd=project).returncode == 0
     # The answers make update renders from name the account too.
     assert json.loads((project / ".cookiecutter.json").read_text())["image_registry"] == "ghcr.io/ada-teaches"
@@ -182,39 +167,46 @@ def test_make_set_org_refuses_what_is_not_an_account_name_and_changes_nothing(tm
     assert {path: path.read_bytes() for path in project.rglob("*") if path.is_file()} == before
 
 
+def compose_service(project) -> dict:
+    """The service as Compose runs it: compose.yaml, and compose.override.yaml when there is one."""
+    shown = subprocess.run(["docker", "compose", "config", "--format", "json"], cwd=project, capture_output=True,
+                           text=True, check=True)
+    return json.loads(shown.stdout)["services"]["jupyter"]
+
+
 def test_a_course_with_the_placeholder_builds_its_image_and_never_asks_a_registry(tmp_path, capfd):
     project, _, _ = generate(tmp_path, {}, capfd)
-    service = yaml.safe_load((project / "compose.yaml").read_text())["services"]["jupyter"]
+    service = compose_service(project)
     assert service["pull_policy"] == "never"
     assert "built here" in service["environment"]["COURSE_NOTICE"]
+    # compose.yaml itself is the same as any course's: the placeholder's lines are one file of their own.
+    assert "pull_policy" not in (project / "compose.yaml").read_text()
 
 
 def test_a_course_with_its_own_registry_pulls_its_image(tmp_path, capfd):
     project, _, _ = generate(tmp_path, OWN_REGISTRY, capfd)
-    service = yaml.safe_load((project / "compose.yaml").read_text())["services"]["jupyter"]
+    assert not (project / "compose.override.yaml").exists()
+    service = compose_service(project)
     assert "pull_policy" not in service
     assert "COURSE_NOTICE" not in service["environment"]
 
 
-def compose_step(project) -> str:
+def workflow_check(project) -> subprocess.CompletedProcess:
+    """The workflow's check before publishing, run as the workflow runs it (the same script as make push)."""
     workflow = yaml.safe_load((project / ".github/workflows/image.yml").read_text())
-    return next(step["run"] for step in workflow["jobs"]["publish"]["steps"] if "pull_policy" in step.get("name", ""))
-
-
-def placeholder_step(project) -> tuple[str, str]:
-    workflow = yaml.safe_load((project / ".github/workflows/image.yml").read_text())
-    return workflow["jobs"]["publish"]["steps"][0]["run"], workflow["env"]["IMAGE"]
+    step = next(step["run"] for step in workflow["jobs"]["publish"]["steps"]
+                if step.get("name", "").startswith("The course can be published"))
+    return subprocess.run(["bash", "-e", "-c", step], cwd=project, capture_output=True, text=True,
+                          env={**os.environ, "IMAGE": workflow["env"]["IMAGE"], "GITHUB_ACTIONS": "true"})
 
 
 @pytest.mark.parametrize(("answers", "code"), [({}, 1), (OWN_REGISTRY, 0)], ids=["placeholder", "own-registry"])
 def test_the_workflow_stops_on_the_placeholder_before_publishing(tmp_path, capfd, answers, code):
     project, _, _ = generate(tmp_path, answers, capfd)
-    script, image = placeholder_step(project)
-    result = subprocess.run(["bash", "-e", "-c", script], capture_output=True, text=True,
-                            env={**os.environ, "IMAGE": image})
-    assert result.returncode == code
+    result = workflow_check(project)
+    assert result.returncode == code, result.stdout + result.stderr
     if code:
-        assert re.match(r"::error file=\.github/workflows/image\.yml::IMAGE \S+ still names the template's "
+        assert re.match(r"::error file=\.github/workflows/image\.yml::\S+ names the template's "
                         r"placeholder your-org", result.stdout), result.stdout
 
 

@@ -67,7 +67,7 @@ def test_a_course_still_naming_the_placeholder_builds_at_first_up_and_says_so_in
         notices = [line for line in log.splitlines() if "image" in line and "start-course:" in line]
         assert len(notices) == 1, log
         assert notices[0].endswith("start-course: This image was built here: the course names no published image yet "
-                                   "(see compose.yaml).")
+                                   "(see compose.override.yaml).")
         pulled = course.compose("pull")
         assert re.search(r"jupyter Skipped", pulled.stdout + pulled.stderr), pulled.stdout + pulled.stderr
     finally:

@@ -23,7 +23,13 @@ except ImportError:  # Python 3.10
     import tomli as tomllib
 
 from hooks import post_gen_project as post
-from hooks.answer_rules import PYTORCH_PACKAGES, SKIP_LOCK_VARIABLE, pytorch_cpu_packages, split_requirements
+from hooks.answer_rules import (
+    PYTORCH_PACKAGES,
+    SKIP_LOCK_VARIABLE,
+    holds_placeholder,
+    pytorch_cpu_packages,
+    split_requirements,
+)
 from tests.support.answers import DEFAULT_SLUG, DEFAULTS, PROJECT_DIR, SKIP_LOCK, TEMPLATE, requirement_lines
 from tests.support.engine import docker, engine
 from tests.support.git import git
@@ -37,7 +43,7 @@ ALWAYS = {
     "requirements.txt", "tests/test_image.py", "uv.toml",
     # By where each runs: through make, while the image is built, in the students' container.
     "docker/instructor/lock.py", "docker/instructor/lock-summary.py", "docker/instructor/write-sizes.sh",
-    "docker/instructor/check-update.py",
+    "docker/instructor/check-update.py", "docker/instructor/publishing.py",
     "docker/build/install-course-packages.sh", "docker/build/lock-jupyter.sh", "docker/build/course_inventory.py",
     "docker/container/start-course.sh", "docker/container/healthcheck.py", "docker/container/jupyter_server_config.py",
     "docker/container/jupyterlab-overrides.json", "docker/container/jupyterlab-page-config.json",
@@ -77,6 +83,8 @@ def test_exactly_the_chosen_files_exist(project):
             expected |= {name for path in paths for name in files_of(TEMPLATE / PROJECT_DIR, under=path)}
     if pytorch_cpu_packages(answers["packages"], answers["gpu"]):
         expected |= {"pytorch-cpu/pyproject.toml"}
+    if holds_placeholder(answers["__image"]):
+        expected |= {post.BUILD_HERE}
     assert files_of(project) == expected
 
 

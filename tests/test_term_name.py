@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from pathlib import Path
 
 import pytest
 import yaml
@@ -57,33 +58,33 @@ def test_make_freeze_refuses_a_term_name_that_is_not_a_tag(course, term):
     assert (project / "Dockerfile").read_text() == before
 
 
-def semester_step(project) -> str:
+def publishing_step(project, tmp_path) -> tuple[subprocess.CompletedProcess, Path]:
+    """The workflow's step that reads the term and writes the labels, run as the workflow runs it."""
     workflow = yaml.safe_load((project / ".github/workflows/image.yml").read_text())
-    return next(step["run"] for step in workflow["jobs"]["publish"]["steps"] if step.get("id") == "semester")
+    step = next(step["run"] for step in workflow["jobs"]["publish"]["steps"] if step.get("id") == "publishing")
+    output = tmp_path / "output"
+    env = {**os.environ, "GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(output),
+           "GITHUB_SERVER_URL": "https://github.com", "GITHUB_REPOSITORY": "ada/course", "GITHUB_SHA": "0" * 40}
+    env.pop("SEMESTER", None)
+    return subprocess.run(["bash", "-e", "-c", step], cwd=project, capture_output=True, text=True, env=env), output
 
 
 @pytest.mark.parametrize(("content", "tag"), [("2027-spring\n", "2027-spring"), ("", "")], ids=["named", "none"])
 def test_the_workflow_reads_a_plain_term_name_as_its_tag(course, content, tag, tmp_path):
     project, _ = course
-    work = tmp_path / "checkout"
-    work.mkdir()
     if content:
-        (work / ".semester").write_text(content)
-    output = tmp_path / "output"
-    result = subprocess.run(["bash", "-e", "-c", semester_step(project)], cwd=work, capture_output=True, text=True,
-                            env={**os.environ, "GITHUB_OUTPUT": str(output)})
-    assert result.returncode == 0, result.stdout
-    assert output.read_text() == f"tag={tag}\n"
+        (project / ".semester").write_text(content)
+    result, output = publishing_step(project, tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    written = output.read_text().splitlines()
+    assert written[-1] == f"tag={tag}"
+    assert f"org.opencontainers.image.version={tag}" in written
 
 
 def test_the_workflow_refuses_a_term_name_that_would_add_outputs(course, tmp_path):
     project, _ = course
-    work = tmp_path / "checkout"
-    work.mkdir()
-    (work / ".semester").write_text("spring\nlatest=evil\n")
-    output = tmp_path / "output"
-    result = subprocess.run(["bash", "-e", "-c", semester_step(project)], cwd=work, capture_output=True, text=True,
-                            env={**os.environ, "GITHUB_OUTPUT": str(output)})
+    (project / ".semester").write_text("spring\nlatest=evil\n")
+    result, output = publishing_step(project, tmp_path)
     assert result.returncode == 1
-    assert "::error file=.semester::the term name must be letters, digits" in result.stdout
+    assert f"::error file=.semester::{REFUSAL}" in result.stdout
     assert not output.exists()

@@ -28,7 +28,7 @@ work="/home/${user}/work"
 
 say() { echo "start-course: $*" >&2; }
 
-# compose.yaml sets it while the course names no published image yet.
+# compose.override.yaml sets it while the course names no published image yet.
 if [ -n "${COURSE_NOTICE:-}" ]; then
     say "$COURSE_NOTICE"
 fi
