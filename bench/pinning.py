@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from bench.common import PACKAGE_SETS, Section, make_project, met, ratio, report, run, save, seconds, summary, timed
-from hooks.post_gen_project import lock_command
+from hooks.post_gen_project import LOCK_SCRIPT
 
 
 def pip_compile() -> str:
@@ -40,6 +40,11 @@ def measure(project: Path, command: list[str], env: dict, runs: int) -> tuple[di
             shutil.rmtree(directory, ignore_errors=True)
         cold.append(once(project, command, env))
     return summary(cold), timed_runs(project, command, env, runs)
+
+
+def lock_command(uv: list[str]) -> list[str]:
+    """make lock's own pinning (docker/instructor/lock.py), without its report."""
+    return [sys.executable, LOCK_SCRIPT.as_posix(), "--pin-only", *uv]
 
 
 def main() -> None:

@@ -6,9 +6,9 @@ code) at the bottom; everything above is plain Python that tests import.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -30,21 +30,6 @@ from hooks.answer_rules import (  # noqa: E402
 )
 
 UNPINNED_MARKER = "# NOT PINNED YET"
-
-# How uv says it could not reach the index (as opposed to a resolution failure).
-NETWORK_FAILURES = (
-    "Failed to fetch",
-    "error sending request",
-    "dns error",
-    "Connection refused",
-    "Could not connect",
-    "tcp connect error",
-    "operation timed out",
-    "Network connectivity is disabled",
-)
-NOT_FOUND = re.compile(r"Because (\S+) was not found in the package registry")
-NEEDS_OTHER_PYTHON = re.compile(r"(\S+) depends on Python([^\s,]+)")
-
 
 # How pip says it could not reach the index while fetching uv.
 PIP_NETWORK_FAILURES = (
@@ -80,7 +65,6 @@ class UvUnavailable(RuntimeError):
 
 # Where a course without GPUs takes PyTorch from (kept only when it uses PyTorch).
 PYTORCH_CPU = PurePosixPath("pytorch-cpu/pyproject.toml")
-LOCK_SUMMARY = PurePosixPath("docker/instructor/lock-summary.py")
 LOCK_SCRIPT = PurePosixPath("docker/instructor/lock.py")
 
 # A template file (with its one choice: JupyterHub's server) that requirements.in includes.
@@ -171,39 +155,18 @@ def install_uv(target: Path) -> list[str] | None:
     raise UvUnavailable(f"uv could not be installed with {sys.executable} -m pip: {last_line}")
 
 
-def is_network_failure(output: str) -> bool:
-    return any(message in output for message in NETWORK_FAILURES)
-
-
-def lock_command(uv: list[str]) -> list[str]:
-    """`make lock`'s command, run from the project: its docker/instructor/lock.py with this uv."""
-    return [sys.executable, LOCK_SCRIPT.as_posix(), *uv]
-
-
-def pinned_count(requirements_txt: str) -> int:
-    """How many packages requirements.txt pins (a package pinned per platform counts once)."""
-    return len(set(re.findall(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==", requirements_txt, re.MULTILINE)))
-
-
-def run_showing_progress(command: list[str], cwd: Path) -> tuple[int, str]:
-    """Run command, echoing its messages as they come, and return (exit code, messages)."""
-    # uv repeats the written file on stdout; its messages go to stderr.
-    process = subprocess.Popen(
-        command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        encoding="utf-8", errors="replace",
-    )
-    lines = []
-    assert process.stderr is not None
-    for line in process.stderr:
-        lines.append(line)
-        print(f"  {line}", end="", flush=True)
-    return process.wait(), "".join(lines)
+def course_lock(project: Path):
+    """The course's own lock script (docker/instructor/lock.py), which make lock runs too, as a module."""
+    spec = importlib.util.spec_from_file_location("course_lock", project / LOCK_SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def pin(project: Path, python_version: str) -> bool:
-    """Pin requirements.in into requirements.txt; False if the index cannot be reached.
+    """Pin requirements.in with make lock's own script; False if the index cannot be reached.
 
-    Raises PinningFailed when the index answered but the packages cannot be resolved.
+    Raises PinningFailed when the index answered but the packages cannot be resolved (the script has said why).
     """
     print(
         f"Pinning the course packages for Python {python_version} "
@@ -213,24 +176,16 @@ def pin(project: Path, python_version: str) -> bool:
     with tempfile.TemporaryDirectory() as scratch:
         uv = find_uv() or install_uv(Path(scratch))
         if uv is None:
+            print("WARNING: the package index could not be reached, so requirements.txt is not pinned.",
+                  file=sys.stderr)
             return False
-        code, output = run_showing_progress(lock_command(uv), project)
-    if code == 0:
-        return True
-    # uv wraps long messages to the terminal's width.
-    output = " ".join(output.split())
-    if is_network_failure(output):
+        lock = course_lock(project)
+        code = lock.main(uv)
+    if code == lock.UNREACHABLE:
         return False
-    missing = NOT_FOUND.search(output)
-    if missing:
-        raise PinningFailed(f"package {missing.group(1)} does not exist on the package index")
-    needs = NEEDS_OTHER_PYTHON.search(output)
-    if needs:
-        raise PinningFailed(
-            f"{needs.group(1)} requires Python{needs.group(2)}: it has no release for Python "
-            f"{python_version}; change its version or the course's Python"
-        )
-    raise PinningFailed(f"the packages cannot be installed together on Python {python_version} (see above)")
+    if code != 0:
+        raise PinningFailed
+    return True
 
 
 def write_requirements(project: Path, answers: dict) -> None:
@@ -240,22 +195,13 @@ def write_requirements(project: Path, answers: dict) -> None:
     else:
         try:
             if pin(project, answers["python_version"]):
-                count = pinned_count((project / "requirements.txt").read_text(encoding="utf-8"))
-                print(f"Pinned {count} packages with hashes into requirements.txt, for the course's Python "
-                      f"{answers['python_version']} on linux/amd64 and linux/arm64.", flush=True)
-                # requirements-summary.md, as make lock writes it.
-                subprocess.run([sys.executable, str(LOCK_SUMMARY)], cwd=project, check=True)
                 return
             reason = "the package index could not be reached when the project was generated"
-            problem = "the package index could not be reached, so requirements.txt is not pinned"
         except UvUnavailable as error:
             reason = str(error)
-            problem = f"requirements.txt is not pinned: {reason}"
-        print(
-            f"WARNING: {problem}.\n  The project still builds (the image build pins on the fly); "
-            "run `make lock` when uv and the package index are available, and commit requirements.txt.",
-            file=sys.stderr,
-        )
+            print(f"WARNING: requirements.txt is not pinned: {reason}.", file=sys.stderr)
+        print("  The project still builds (the image build pins on the fly); run `make lock` when uv and the "
+              "package index are available, and commit requirements.txt.", file=sys.stderr)
     (project / "requirements.txt").write_text(unpinned_requirements_txt(reason), encoding="utf-8")
 
 
@@ -395,8 +341,7 @@ def main(answers: dict, project: Path) -> int:
     record_answers(project)
     try:
         write_requirements(project, answers)
-    except PinningFailed as error:
-        print(f"ERROR: packages: {error}", file=sys.stderr)
+    except PinningFailed:  # the lock script has said why
         return 1
     warnings = placeholder_warnings(project, answers)
     print(next_steps(project, answers["repository_url"], placeholder=bool(warnings)), flush=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 from pathlib import Path
 
@@ -11,7 +12,9 @@ from hooks import answer_rules as rules
 from hooks import post_gen_project as post
 from hooks import pre_gen_project as pre
 from tests.support.answers import (
+    PROJECT_DIR,
     SKIP_LOCK,
+    TEMPLATE,
     bake,
     hook_answers,
     requirement_lines,
@@ -290,6 +293,14 @@ def test_requirements_in_includes_jupyter_then_lists_the_course_packages():
     assert requirement_lines(text) == ["-r requirements-jupyter.in", "numpy>=2", "pandas[excel]"]
 
 
+def course_lock():
+    """The course's lock script (docker/instructor/lock.py), which make lock and generation run, as a module."""
+    spec = importlib.util.spec_from_file_location("course_lock", TEMPLATE / PROJECT_DIR / post.LOCK_SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.mark.parametrize(
     "message",
     ["error: Failed to fetch: `http://127.0.0.1:9/simple/numpy/`",
@@ -297,13 +308,13 @@ def test_requirements_in_includes_jupyter_then_lists_the_course_packages():
      "error: Network connectivity is disabled, but the requested data wasn't found in the cache"],
 )
 def test_unreachable_index_is_recognised(message):
-    assert post.is_network_failure(message)
+    assert course_lock().why_not(message, "3.13").exit_code == course_lock().UNREACHABLE
 
 
 def test_resolution_failures_are_not_mistaken_for_the_network():
-    assert not post.is_network_failure(
-        "Because nonexistent-xyz was not found in the package registry and you require it"
-    )
+    reason = course_lock().why_not("Because nonexistent-xyz was not found in the package registry and you require it",
+                                   "3.13")
+    assert (str(reason), reason.exit_code) == ("package nonexistent-xyz does not exist on the package index", 1)
 
 
 def test_hook_source_receives_answers_as_json_data():

@@ -22,7 +22,7 @@ fi
 if ! grep -q -- '--hash=sha256:' requirements.txt; then
     echo "requirements.txt is not pinned yet: pinning requirements.in for this build." \
         "Run 'make lock' and commit requirements.txt." >&2
-    python3 /tmp/lock.py "$uv"
+    python3 /tmp/lock.py --pin-only "$uv"
 fi
 
 # Every version is fixed by requirements.txt, so the download cache usually

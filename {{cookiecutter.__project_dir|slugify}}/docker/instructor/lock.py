@@ -1,19 +1,52 @@
-"""The course's one lock command: pin requirements.in into requirements.txt with uv.toml's settings.
+"""The course's one lock command: pin requirements.in into requirements.txt, and say what it did.
 
-make lock, generation and an image build before the first make lock all run it,
-from the course's folder:
+make lock and generation both run it from the course's folder, so they say the same things:
     python3 docker/instructor/lock.py UV...
-where UV... runs uv (uv, or python3 -m uv).
+where UV... runs uv (uv, or python3 -m uv). It pins with uv.toml's settings,
+then prints how many packages it pinned and what changed since the last
+commit, and writes requirements-summary.md (docker/instructor/lock-summary.py).
+When uv cannot pin, it says why in one line and exits with 1, or with 3 when
+the package index could not be reached (generation then leaves the course
+unpinned, and the image build pins it until make lock is run).
+
+The image build, before the first make lock, only pins:
+    python3 lock.py --pin-only UV...
+
+Only the standard library.
 """
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 # A course on PyTorch's CPU-only builds (gpu=no) routes them with this file.
 PYTORCH_CPU = "pytorch-cpu/pyproject.toml"
+UNREACHABLE = 3
+# How uv says it could not reach the index (as opposed to a resolution failure).
+NETWORK_FAILURES = (
+    "Failed to fetch",
+    "error sending request",
+    "dns error",
+    "Connection refused",
+    "Could not connect",
+    "tcp connect error",
+    "operation timed out",
+    "Network connectivity is disabled",
+)
+NOT_FOUND = re.compile(r"Because (\S+) was not found in the package registry")
+NEEDS_OTHER_PYTHON = re.compile(r"(\S+) depends on Python([^\s,]+)")
+PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==", re.MULTILINE)
+
+
+class CannotPin(Exception):
+    """uv could not pin the packages; exit_code says whether the index could be reached."""
+
+    def __init__(self, message: str, exit_code: int = 1):
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 def lock_command(uv: list[str]) -> list[str]:
@@ -26,5 +59,71 @@ def lock_command(uv: list[str]) -> list[str]:
             "--output-file", "requirements.txt"]
 
 
+def course_python() -> str:
+    return re.search(r'^python-version = "([^"]+)"', Path("uv.toml").read_text(), re.MULTILINE).group(1)
+
+
+def why_not(output: str, python_version: str) -> CannotPin:
+    """uv's error, in one line an instructor can act on."""
+    output = " ".join(output.split())  # uv wraps long messages to the terminal's width
+    if any(message in output for message in NETWORK_FAILURES):
+        return CannotPin("the package index could not be reached, so requirements.txt is not pinned", UNREACHABLE)
+    missing = NOT_FOUND.search(output)
+    if missing:
+        return CannotPin(f"package {missing.group(1)} does not exist on the package index")
+    needs = NEEDS_OTHER_PYTHON.search(output)
+    if needs:
+        return CannotPin(f"{needs.group(1)} requires Python{needs.group(2)}: it has no release for Python "
+                         f"{python_version}; change its version or the course's Python")
+    return CannotPin(f"the packages cannot be installed together on Python {python_version} (see above)")
+
+
+def pin(uv: list[str]) -> None:
+    """Run uv, showing its messages as they come (indented); raise CannotPin when it fails."""
+    process = subprocess.Popen(lock_command(uv), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                               encoding="utf-8", errors="replace")
+    lines = []
+    assert process.stderr is not None
+    for line in process.stderr:
+        lines.append(line)
+        print(f"  {line}", end="", file=sys.stderr, flush=True)
+    if process.wait() != 0:
+        raise why_not("".join(lines), course_python())
+
+
+def changes() -> list[str]:
+    """What changed since the last commit: + added or new version, - removed or old version."""
+    diff = subprocess.run(["git", "diff", "--no-color", "-U0", "--", "requirements.txt"], capture_output=True,
+                          text=True)
+    found = re.findall(r"^([-+])([A-Za-z0-9][A-Za-z0-9._-]*==[^ ;\\\n]*)", diff.stdout, re.MULTILINE)
+    return [f"  {sign} {pin}" for sign, pin in sorted(set(found), key=lambda change: (change[1], change[0]))]
+
+
+def report() -> None:
+    count = len(set(PIN.findall(Path("requirements.txt").read_text())))
+    print(f"requirements.txt: {count} packages pinned with hashes, for Python {course_python()} "
+          "on linux/amd64 and linux/arm64.", flush=True)
+    for change in changes():
+        print(change, flush=True)
+    if re.search(r"^ARG BASE_IMAGE=.*@sha256:", Path("Dockerfile").read_text(), re.MULTILINE):
+        print("The base image stays frozen at its recorded digest; 'make freeze' moves it to the newest one.")
+    summary = Path(__file__).with_name("lock-summary.py")
+    subprocess.run([sys.executable, str(summary)], check=True)
+
+
+def main(arguments: list[str]) -> int:
+    pin_only = arguments[:1] == ["--pin-only"]
+    uv = arguments[1:] if pin_only else arguments
+    try:
+        pin(uv)
+    except CannotPin as reason:
+        # Without the index generation still succeeds, unpinned: a warning there, a failure of make lock.
+        print(f"{'WARNING' if reason.exit_code == UNREACHABLE else 'ERROR: packages'}: {reason}", file=sys.stderr)
+        return reason.exit_code
+    if not pin_only:
+        report()
+    return 0
+
+
 if __name__ == "__main__":
-    sys.exit(subprocess.run(lock_command(sys.argv[1:])).returncode)
+    sys.exit(main(sys.argv[1:]))
