@@ -52,7 +52,7 @@ CRUFT_FILE = ".cruft.json"
 UPDATE_SKIPS = ["requirements.txt"]
 # The organisation in cookiecutter.json's image_registry until an instructor names theirs.
 # The course's Makefile target that puts the instructor's account in its place.
-SET_ORG = "make set-org ORG=<your GitHub account>"
+SET_ORG = "make set-org ORG=YOUR-GITHUB-ACCOUNT"
 
 
 class PinningFailed(RuntimeError):
@@ -322,7 +322,7 @@ def next_steps(project: Path, repository_url: str, placeholder: bool = False) ->
     # The hook runs inside the project; PWD is still the folder the instructor ran cookiecutter in.
     relative = os.path.relpath(project, os.environ.get("PWD", project))
     where = str(project) if relative.startswith("..") else relative
-    repository_url = repository_url.replace(f"/{PLACEHOLDER_ORGANISATION}/", "/<your GitHub account>/")
+    repository_url = repository_url.replace(f"/{PLACEHOLDER_ORGANISATION}/", "/YOUR-GITHUB-ACCOUNT/")
     return "\n".join([
         f"The course is in {where}. Next:",
         f"  cd {where}",

@@ -75,7 +75,7 @@ def test_make_push_stops_on_the_placeholder_in_one_line_before_building(tmp_path
     pushed = subprocess.run(["make", "push"], cwd=project, capture_output=True, text=True, timeout=120)
     assert pushed.returncode != 0
     assert pushed.stderr.splitlines()[0] == (f"{PLACEHOLDER}/{project.name} names the template's placeholder your-org: "
-                                             "make set-org ORG=<your GitHub account> puts yours in its place.")
+                                             "make set-org ORG=YOUR-GITHUB-ACCOUNT puts yours in its place.")
     assert "docker" not in pushed.stdout
 
 
@@ -101,8 +101,13 @@ def test_replacing_the_placeholder_in_every_file_then_deleting_the_override_lets
 def test_following_the_printed_next_steps_leaves_no_placeholder_for_students(tmp_path, capfd):
     project, out, _ = generate(tmp_path, {}, capfd)
     steps = [line.strip().split("   #")[0] for line in out.splitlines() if line.startswith("  make set-org ")]
-    assert steps == ["make set-org ORG=<your GitHub account>"]
-    named = subprocess.run(["sh", "-c", steps[0].replace("<your GitHub account>", "ada-teaches")], cwd=project,
+    assert steps == ["make set-org ORG=YOUR-GITHUB-ACCOUNT"]
+    # Pasted as printed, before putting the account in: one line that says what to write, no shell error.
+    pasted = subprocess.run(["sh", "-c", steps[0]], cwd=project, capture_output=True, text=True)
+    assert pasted.returncode != 0
+    assert pasted.stderr.splitlines()[0] == ("Name your GitHub account or organisation, in lowercase: "
+                                             "make set-org ORG=ada-lab")
+    named = subprocess.run(["sh", "-c", steps[0].replace("YOUR-GITHUB-ACCOUNT", "ada-teaches")], cwd=project,
                            capture_output=True, text=True)
     assert named.returncode == 0, named.stderr
     assert named.stdout.strip() == f"The course now names ada-teaches: its image is ghcr.io/ada-teaches/{project.name}."

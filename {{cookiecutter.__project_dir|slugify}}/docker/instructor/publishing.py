@@ -57,7 +57,7 @@ def check(image: str) -> None:
     if f"/{PLACEHOLDER}/" in f"{image}/":
         raise CannotPublish(".github/workflows/image.yml",
                             f"{image} names the template's placeholder {PLACEHOLDER}: "
-                            "make set-org ORG=<your GitHub account> puts yours in its place.")
+                            "make set-org ORG=YOUR-GITHUB-ACCOUNT puts yours in its place.")
     if BUILD_HERE.exists():
         raise CannotPublish(str(BUILD_HERE),
                             f"{BUILD_HERE} makes students build the image instead of pulling it (it was "
