@@ -67,7 +67,8 @@ def why_not(output: str, python_version: str) -> CannotPin:
     """uv's error, in one line an instructor can act on."""
     output = " ".join(output.split())  # uv wraps long messages to the terminal's width
     if any(message in output for message in NETWORK_FAILURES):
-        return CannotPin("the package index could not be reached, so requirements.txt is not pinned", UNREACHABLE)
+        return CannotPin("the package index could not be reached, so requirements.txt is not pinned",
+                         UNREACHABLE)
     missing = NOT_FOUND.search(output)
     if missing:
         return CannotPin(f"package {missing.group(1)} does not exist on the package index")
@@ -118,7 +119,8 @@ def main(arguments: list[str]) -> int:
         pin(uv)
     except CannotPin as reason:
         # Without the index generation still succeeds, unpinned: a warning there, a failure of make lock.
-        print(f"{'WARNING' if reason.exit_code == UNREACHABLE else 'ERROR: packages'}: {reason}", file=sys.stderr)
+        kind = "WARNING" if reason.exit_code == UNREACHABLE else "ERROR: packages"
+        print(f"{kind}: {reason}", file=sys.stderr)
         return reason.exit_code
     if not pin_only:
         report()
