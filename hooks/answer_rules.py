@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import uuid
 from pathlib import Path
 
@@ -190,6 +191,40 @@ def derived_answers(answers: dict) -> dict[str, str]:
 def derived(answers: dict, name: str) -> str:
     """One private value, as cookiecutter.json asks for it: {{ cookiecutter | derived('__image') }}."""
     return derived_answers(answers)[name]
+
+
+def derived_default(template: str, answers: dict) -> str | None:
+    """A default cookiecutter.json derives from the other answers (project_slug from course_name), as it does."""
+    from cookiecutter.environment import StrictEnvironment
+
+    try:
+        environment = StrictEnvironment(context={"cookiecutter": questions()})
+        return environment.from_string(template).render(cookiecutter=answers)
+    except Exception:  # an answer the template cannot derive from: the answer itself is then printed
+        return None
+
+
+def run_again(answers: dict, refused: str) -> str:
+    """cookiecutter's command with the answers given (those that are not the defaults), the refused one to fill in.
+
+    Each value is quoted for the shell; one with invisible characters is left out (it would be asked again).
+    """
+    defaults = questions()
+    given = []
+    for name, value in answers.items():
+        if name.startswith("_") or name == refused or name not in defaults:
+            continue
+        default = defaults[name][0] if isinstance(defaults[name], list) else defaults[name]
+        if isinstance(default, str) and "{{" in default:
+            default = derived_default(default, answers)
+        if isinstance(default, bool):
+            value, default = ("yes" if value else "no"), ("yes" if default else "no")
+        if str(value) != str(default) and str(value).isprintable():
+            given.append(f"{name}={shlex.quote(str(value))}")
+    if refused in defaults:
+        given.append(f"{refused}=...")
+    template = shlex.quote(str(answers.get("_template") or "gh:ORG/cookiecutter-jupyter-course"))
+    return " ".join(["uvx cookiecutter --no-input", template, *given])
 
 
 class AnswerRules(Extension):

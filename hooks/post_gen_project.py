@@ -343,6 +343,9 @@ def main(answers: dict, project: Path) -> int:
         write_requirements(project, answers)
     except PinningFailed:  # the lock script has said why
         return 1
+    if "_commit" in answers:
+        # cruft rendering the template for make update, into a folder of its own: the update says what it did.
+        return 0
     warnings = placeholder_warnings(project, answers)
     print(next_steps(project, answers["repository_url"], placeholder=bool(warnings)), flush=True)
     for warning in warnings:

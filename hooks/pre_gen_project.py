@@ -38,6 +38,7 @@ from hooks.answer_rules import (  # noqa: E402
     choices,
     derived_answers,
     is_stacks,
+    run_again,
     split_requirements,
     yes_no_questions,
 )
@@ -267,10 +268,13 @@ def check_answers(answers: dict) -> None:
 RULE = "=" * 72
 
 
-def refusal(error: InvalidAnswer) -> str:
+def refusal(error: InvalidAnswer, answers: dict) -> str:
+    # Every message starts with the answer it is about.
+    refused = str(error).split(" ", 1)[0].rstrip(":")
     return "\n".join([
         "", RULE, f"ERROR: {error}",
-        "Nothing was generated. Run cookiecutter again with that answer changed.",
+        "Nothing was generated. To keep your other answers, run this with the corrected answer in place of ...:",
+        f"  {run_again(answers, refused)}",
         "(The report below, cookiecutter's own, only repeats that generation stopped.)", RULE, "",
     ])
 
@@ -279,7 +283,7 @@ def main(answers: dict) -> int:
     try:
         check_answers(answers)
     except InvalidAnswer as error:
-        print(refusal(error), file=sys.stderr)
+        print(refusal(error, answers), file=sys.stderr)
         return 1
     return 0
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import shlex
+import subprocess
+import sys
 
 import pytest
 from cookiecutter.exceptions import FailedHookException
@@ -186,3 +189,25 @@ def test_a_replay_file_without_the_private_values_fails_with_one_line(tmp_path, 
     assert errors[0].startswith("ERROR: the replay file has no __base_image, __default_url, __image, __project_dir, "
                                 "__pytorch_cpu, __stacks, __user (it was written by another version"), errors
     assert list((tmp_path / "output").iterdir()) == []
+
+
+def test_a_refusal_prints_the_command_that_keeps_the_other_answers_and_it_works(tmp_path, capfd):
+    # A typo in the last question need not cost every other answer again.
+    answers = {"course_name": "Numerical Methods", "instructor_name": "Ada O'Hara", "desktop": True,
+               "python_version": "3.9"}
+    with pytest.raises(FailedHookException):
+        bake(tmp_path / "refused", answers, SKIP_LOCK)
+    err = capfd.readouterr().err.splitlines()
+    command = err[err.index(next(line for line in err if line.startswith("Nothing was generated."))) + 1].strip()
+    assert command.startswith("uvx cookiecutter --no-input ")
+    assert command.endswith(" python_version=...")
+    # Typed as printed, with the answer corrected.
+    fixed = shlex.split(command.replace("python_version=...", "python_version=3.12"))
+    (tmp_path / "again").mkdir()
+    with environment(SKIP_LOCK):
+        again = subprocess.run([sys.executable, "-m", "cookiecutter", *fixed[2:], "--output-dir", "again"],
+                               cwd=tmp_path, capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    project = tmp_path / "again" / "numerical-methods"
+    recorded = json.loads((project / ".cookiecutter.json").read_text())
+    assert {key: recorded[key] for key in answers} == {**answers, "python_version": "3.12"}

@@ -284,7 +284,8 @@ def test_main_prints_one_clear_line_framed_and_fails(capsys):
     rule = "=" * 72
     assert capsys.readouterr().err.splitlines() == [
         "", rule, "ERROR: jupyter_port '99' must be a number from 1024 to 65535 (digits 0-9, no leading zero)",
-        "Nothing was generated. Run cookiecutter again with that answer changed.",
+        "Nothing was generated. To keep your other answers, run this with the corrected answer in place of ...:",
+        "  uvx cookiecutter --no-input gh:ORG/cookiecutter-jupyter-course jupyter_port=...",
         "(The report below, cookiecutter's own, only repeats that generation stopped.)", rule, ""]
 
 

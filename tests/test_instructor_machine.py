@@ -116,7 +116,7 @@ def test_the_readme_takes_a_new_instructor_from_debians_python_to_a_tested_cours
     for path in [checkout, *checkout.rglob("*")]:
         os.lchown(path, 1000, 1000)  # ada's, as a checkout of their own
 
-    set_up = instructor(readme_line(r"^pipx install uv$"), timeout=600)
+    set_up = instructor(readme_line(r"^pipx install uv$") + "\n" + readme_line(r"^pipx ensurepath$"), timeout=600)
     assert set_up.returncode == 0, set_up.stdout + set_up.stderr
 
     try_it = readme_block_after("## Try it")

@@ -86,7 +86,9 @@ def test_a_refused_answer_stands_out_above_cookiecutters_report_in_a_terminal(tm
     assert process.wait(timeout=30) != 0
     lines = shown.decode(errors="replace").replace("\r\n", "\n").splitlines()
     reason = lines.index("ERROR: jupyter_port '80' must be a number from 1024 to 65535 (digits 0-9, no leading zero)")
-    assert lines[reason - 1] == lines[reason + 3] == "=" * 72
+    assert lines[reason - 1] == lines[reason + 4] == "=" * 72
+    # The command that keeps the other answers is whole on its own line.
+    assert lines[reason + 2].strip().startswith("uvx cookiecutter --no-input ")
     # Cookiecutter's own report comes after the framed reason, never between its lines.
-    assert any("Hook script failed" in line for line in lines[reason + 4:])
+    assert any("Hook script failed" in line for line in lines[reason + 5:])
     assert list(tmp_path.iterdir()) == []
