@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -115,3 +116,15 @@ def test_every_path_the_readmes_layout_table_names_exists_and_every_top_level_pa
 def test_the_readme_gives_the_python_versions_the_hook_takes():
     row = dict(readme_table("## The questions"))["`python_version`"]
     assert row.startswith(f"{DEFAULTS['python_version']} | {PYTHON_VERSIONS[-1]} to {PYTHON_VERSIONS[0]}:"), row
+
+
+def test_the_desktops_cost_is_the_measured_one_in_the_question_and_instructors_md(bake_static):
+    # bench/desktop.py measures it (docs/benchmarks.json); the figures people read are those, to 10 MB.
+    measured = json.loads((TEMPLATE / "docs" / "benchmarks.json").read_text())["desktop"]
+    disk = round((measured["image size"]["desktop=yes"] - measured["image size"]["desktop=no"]) / 1e6, -1)
+    download = round((measured["download"]["desktop=yes"]["bytes"] - measured["download"]["desktop=no"]["bytes"])
+                     / 1e6, -1)
+    assert DEFAULTS["__prompts__"]["desktop"].endswith(f"About {disk:.0f} MB more on disk, {download:.0f} MB more "
+                                                        "to download")
+    instructors = (bake_static({"desktop": True}) / "INSTRUCTORS.md").read_text()
+    assert f"about {disk:.0f} MB more on disk and {download:.0f} MB more to download" in instructors
