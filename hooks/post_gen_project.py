@@ -298,21 +298,22 @@ def files_naming(project: Path, text: str) -> list[str]:
 
 
 def placeholder_warnings(project: Path, answers: dict) -> list[str]:
-    """A warning for each address that still holds the template's placeholder organisation."""
+    """A warning for each address that still holds the template's placeholder: the fix, then what happens meanwhile."""
     warnings = []
     image, repository = answers["__image"], answers["repository_url"]
     if holds_placeholder(image):
         warnings.append(
-            f"WARNING: the course image is {image}, but {PLACEHOLDER_ORGANISATION} is the template's placeholder: "
-            "students would pull an image that does not exist, and make push stops until you put your registry "
-            f"(e.g. ghcr.io/<your GitHub account>) in its place in {', '.join(files_naming(project, image))}; "
-            f"then delete {BUILD_HERE}, which has students build the image meanwhile ({SET_ORG} does all of it)."
+            f"WARNING: run {SET_ORG} (it puts your account in place of the template's placeholder "
+            f"{PLACEHOLDER_ORGANISATION} in {', '.join(files_naming(project, image))}).\n"
+            f"  Until then each student's computer builds the course image {image} itself, and make push refuses "
+            "to publish it."
         )
     if holds_placeholder(repository):
         warnings.append(
-            f"WARNING: students are told to clone {repository}, but {PLACEHOLDER_ORGANISATION} is the template's "
-            "placeholder: put your repository's address in its place in "
-            f"{', '.join(files_naming(project, repository))} ({SET_ORG} does it)."
+            f"WARNING: put your repository's address in place of {repository} in "
+            f"{', '.join(files_naming(project, repository))} (on GitHub, {SET_ORG} does it).\n"
+            f"  Until then students are told to clone it, and {PLACEHOLDER_ORGANISATION} is the template's "
+            "placeholder, not a repository."
         )
     return warnings
 

@@ -55,11 +55,17 @@ def test_the_printed_git_line_makes_the_course_a_repository_with_everything_comm
 
 def test_the_placeholder_registry_is_warned_about_with_the_files_it_landed_in(tmp_path, capfd):
     project, _, err = generate(tmp_path, {}, capfd)
-    warnings = [line for line in err.splitlines() if line.startswith("WARNING: the course image is")]
+    lines = err.splitlines()
+    warnings = [number for number, line in enumerate(lines) if line.startswith("WARNING: run make set-org")]
     assert len(warnings) == 1, err
     image = f"{PLACEHOLDER}/{project.name}"
-    assert warnings[0].startswith(f"WARNING: the course image is {image}, but your-org is the template's placeholder")
-    listed = warnings[0].rsplit(" in its place in ", 1)[1].split("; ")[0].split(", ")
+    # The fix first, then what happens until it is made: two lines.
+    first, second = lines[warnings[0]], lines[warnings[0] + 1]
+    assert first.startswith("WARNING: run make set-org ORG=YOUR-GITHUB-ACCOUNT (it puts your account in place of the "
+                            "template's placeholder your-org in ")
+    assert second == (f"  Until then each student's computer builds the course image {image} itself, and make push "
+                      "refuses to publish it.")
+    listed = first.rsplit(" your-org in ", 1)[1].removesuffix(").").split(", ")
     assert {"compose.yaml", "Makefile", ".github/workflows/image.yml"} <= set(listed)
     for name in listed:
         assert image in (project / name).read_text(), name
@@ -237,9 +243,8 @@ def test_a_repository_the_template_cannot_derive_is_warned_about(tmp_path, capfd
     warnings = [line for line in err.splitlines() if line.startswith("WARNING:")]
     repository = f"https://github.com/your-org/{project.name}"
     assert len(warnings) == 1, err
-    assert warnings[0].startswith(f"WARNING: students are told to clone {repository}, but your-org is the template's "
-                                  "placeholder: put your repository's address in its place in ")
-    listed = warnings[0].rsplit(" in its place in ", 1)[1].split(" (")[0].split(", ")
+    assert warnings[0].startswith(f"WARNING: put your repository's address in place of {repository} in ")
+    listed = warnings[0].split(f"{repository} in ", 1)[1].split(" (")[0].split(", ")
     assert "README.md" in listed
     for name in listed:
         assert repository in (project / name).read_text(), name
