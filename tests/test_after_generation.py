@@ -118,6 +118,9 @@ def test_following_the_printed_next_steps_leaves_no_placeholder_for_students(tmp
     assert named.returncode == 0, named.stderr
     assert named.stdout.strip() == f"The course now names ada-teaches: its image is ghcr.io/ada-teaches/{project.name}."
     assert subprocess.run(["grep", "-rl", "your-org", "."], cwd=project).returncode == 1
+    instructors = (project / "INSTRUCTORS.md").read_text()
+    assert "placeholder" not in instructors
+    assert "<!--" not in instructors
     readme = (project / "README.md").read_text()
     assert f"```sh\ngit clone https://github.com/ada-teaches/{project.name}\ncd {project.name}\n```" in readme
     service = compose_service(project)
