@@ -251,3 +251,30 @@ def test_a_repository_the_template_cannot_derive_is_warned_about(tmp_path, capfd
     assert "README.md" in listed
     for name in listed:
         assert repository in (project / name).read_text(), name
+
+
+# Debian's own docker.io: an engine and its CLI, without the Compose and buildx plugins.
+DOCKER_WITHOUT_PLUGINS = """#!/bin/sh
+case "$1" in
+  compose|buildx) echo "docker: '$1' is not a docker command." >&2; exit 1 ;;
+  *) exit 0 ;;
+esac
+"""
+
+
+@pytest.mark.parametrize(("target", "plugin"), [("build", "Compose plugin (docker compose)"),
+                                                ("up", "Compose plugin (docker compose)"),
+                                                ("freeze", "buildx plugin (docker buildx)")])
+def test_a_target_needing_a_missing_docker_plugin_says_which_and_where_to_get_it(tmp_path, capfd, target, plugin):
+    project, _, _ = generate(tmp_path, OWN_REGISTRY, capfd)
+    shim = tmp_path / "bin"
+    shim.mkdir()
+    (shim / "docker").write_text(DOCKER_WITHOUT_PLUGINS)
+    (shim / "docker").chmod(0o755)
+    made = subprocess.run(["make", target, "SEMESTER=2027-spring"], cwd=project, capture_output=True, text=True,
+                          env={**os.environ, "PATH": f"{shim}:{os.environ['PATH']}"})
+    assert made.returncode != 0
+    assert made.stderr.splitlines()[0] == (
+        f"make needs Docker's {plugin}, which this computer does not have: install Docker from "
+        "https://docs.docker.com/engine/install/ (Debian and Ubuntu: Docker's own apt repository, "
+        "https://docs.docker.com/engine/install/debian/)")
