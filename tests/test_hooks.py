@@ -444,3 +444,10 @@ def test_cruft_generating_the_project_records_its_own_source(tmp_path):
     answers = {**hook_answers(), "_template": "https://github.com/ORG/x.git", "_commit": "0" * 40,
                "_repo_dir": str(tmp_path / "clone")}
     assert post.template_source(answers) is None
+
+
+@pytest.mark.parametrize("marker", ["__import__('os').system('touch /tmp/x')", "sys_platform.upper() == 'LINUX'",
+                                    "open('/etc/passwd')"], ids=["call", "method", "open"])
+def test_the_lock_reads_markers_and_never_runs_them(marker):
+    with pytest.raises(ValueError, match="not a marker"):
+        course_lock().marker_holds(marker, {"sys_platform": "linux"})

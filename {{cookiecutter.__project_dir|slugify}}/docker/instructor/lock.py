@@ -17,6 +17,7 @@ Only the standard library.
 
 from __future__ import annotations
 
+import ast
 import re
 import subprocess
 import sys
@@ -38,7 +39,10 @@ NETWORK_FAILURES = (
 )
 NOT_FOUND = re.compile(r"Because (\S+) was not found in the package registry")
 NEEDS_OTHER_PYTHON = re.compile(r"(\S+) depends on Python([^\s,]+)")
-PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==", re.MULTILINE)
+# A pin and its environment marker, when it has one (uv writes "name==version ; marker \").
+PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==[^\s;\\]+(?: ; ([^\\\n]+?))?\s*\\?$", re.MULTILINE)
+# The image's two platforms, as environment markers name them.
+PLATFORMS = {"linux/amd64": "x86_64", "linux/arm64": "aarch64"}
 
 
 class CannotPin(Exception):
@@ -100,10 +104,57 @@ def changes() -> list[str]:
     return [f"  {sign} {pin}" for sign, pin in sorted(set(found), key=lambda change: (change[1], change[0]))]
 
 
+def marker_holds(marker: str, environment: dict[str, str]) -> bool:
+    """Whether an environment marker (PEP 508: comparisons joined by and, or, brackets) holds there.
+
+    Read with Python's parser, never run: anything but names, strings and comparisons is refused.
+    """
+    def version(text: str) -> tuple:
+        return tuple(int(part) if part.isdigit() else part for part in text.split("."))
+
+    def value(node: ast.expr) -> str:
+        if isinstance(node, ast.Name) and node.id in environment:
+            return environment[node.id]
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return node.value
+        raise ValueError(f"not a marker: {marker}")
+
+    def holds(node: ast.expr) -> bool:
+        if isinstance(node, ast.BoolOp):
+            results = [holds(operand) for operand in node.values]
+            return all(results) if isinstance(node.op, ast.And) else any(results)
+        if isinstance(node, ast.Compare) and len(node.ops) == 1:
+            left, right, operator = value(node.left), value(node.comparators[0]), node.ops[0]
+            if isinstance(operator, ast.In | ast.NotIn):
+                return (left in right) == isinstance(operator, ast.In)
+            if "version" in getattr(node.left, "id", "") + getattr(node.comparators[0], "id", ""):
+                left, right = version(left), version(right)
+            comparisons = {ast.Eq: left == right, ast.NotEq: left != right, ast.Lt: left < right,
+                           ast.LtE: left <= right, ast.Gt: left > right, ast.GtE: left >= right}
+            return comparisons[type(operator)]
+        raise ValueError(f"not a marker: {marker}")
+
+    return holds(ast.parse(marker, mode="eval").body)
+
+
+def count_per_platform(requirements_txt: str, python: str) -> dict[str, int]:
+    """The packages the image installs on each of its platforms (those for macOS or Windows only left out)."""
+    counts = {}
+    for platform, machine in PLATFORMS.items():
+        environment = {"sys_platform": "linux", "platform_system": "Linux", "os_name": "posix",
+                       "platform_machine": machine, "implementation_name": "cpython",
+                       "platform_python_implementation": "CPython", "python_version": python,
+                       "python_full_version": f"{python}.0"}
+        counts[platform] = len({name for name, marker in PIN.findall(requirements_txt)
+                                if not marker or marker_holds(marker, environment)})
+    return counts
+
+
 def report() -> None:
-    count = len(set(PIN.findall(Path("requirements.txt").read_text())))
-    print(f"requirements.txt: {count} packages pinned with hashes, for Python {course_python()} "
-          "on linux/amd64 and linux/arm64.", flush=True)
+    python = course_python()
+    counts = count_per_platform(Path("requirements.txt").read_text(), python)
+    platforms = ", ".join(f"{count} packages on {platform}" for platform, count in counts.items())
+    print(f"requirements.txt: pinned with hashes for Python {python}: {platforms}.", flush=True)
     for change in changes():
         print(change, flush=True)
     if re.search(r"^ARG BASE_IMAGE=.*@sha256:", Path("Dockerfile").read_text(), re.MULTILINE):
