@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -318,22 +319,47 @@ def placeholder_warnings(project: Path, answers: dict) -> list[str]:
     return warnings
 
 
-def next_steps(project: Path, repository_url: str, placeholder: bool = False) -> str:
-    """What the instructor does after generation, in a few lines."""
+def git_knows_who_you_are() -> bool:
+    """Whether git has a name and email for commits here (a new account has neither: "Please tell me who you are")."""
+    try:
+        return all(subprocess.run(["git", "config", key], capture_output=True, text=True).stdout.strip()
+                   for key in ("user.name", "user.email"))
+    except FileNotFoundError:
+        return False
+
+
+def next_steps(project: Path, answers: dict, placeholder: bool = False) -> str:
+    """What the instructor does after generation, in the order it happens, each step once."""
     # The hook runs inside the project; PWD is still the folder the instructor ran cookiecutter in.
     relative = os.path.relpath(project, os.environ.get("PWD", project))
     where = str(project) if relative.startswith("..") else relative
-    repository_url = repository_url.replace(f"/{PLACEHOLDER_ORGANISATION}/", "/YOUR-GITHUB-ACCOUNT/")
+    repository_url = answers["repository_url"].replace(f"/{PLACEHOLDER_ORGANISATION}/", "/YOUR-GITHUB-ACCOUNT/")
+    on_github = repository_url.startswith("https://github.com/")
+    identity = (f"  git config --global user.name {shlex.quote(answers['instructor_name'])} && "
+                f"git config --global user.email {shlex.quote(answers['instructor_email'])}   # once: who commits")
+    if answers["__image"].startswith("ghcr.io/"):
+        public = ("make its package public (GitHub: your profile > Packages > "
+                  f"{answers['project_slug']} > Package settings > Change visibility), or students' pulls are denied")
+    else:
+        public = "let students pull it without signing in"
     return "\n".join([
         f"The course is in {where}. Next:",
         f"  cd {where}",
         *([f"  {SET_ORG}   # in place of the template's placeholder {PLACEHOLDER_ORGANISATION}, everywhere"]
           if placeholder else []),
         "  make test            # build the course image and check it: packages import, notebooks run",
+        *([identity] if not git_knows_who_you_are() else []),
         '  git init --initial-branch=main && git add --all && git commit -m "Generate the course"',
-        f"  Then create the empty repository {repository_url} (on GitHub: New repository) and push to it:",
+        *([f"  gh auth login        # once: sign in to GitHub (or a token as password, with the repo"
+           f"{' and workflow scopes: the course has a workflow' if answers.get('include_ci') else ' scope'})"]
+          if on_github else []),
+        f"  Then create the empty repository {repository_url}"
+        + (" (on GitHub: New repository)" if on_github else "") + " and push to it:",
         f"  git remote add origin {repository_url} && git push --set-upstream origin main",
-        "INSTRUCTORS.md explains the rest; README.md is what your students read.",
+        *([f"  When the workflow has published the image (the repository's Actions tab), {public}."]
+          if answers.get("include_ci") else []),
+        "  Then check as a student would: README.md is what your students read and follow.",
+        "INSTRUCTORS.md explains the rest.",
     ])
 
 
@@ -348,7 +374,7 @@ def main(answers: dict, project: Path) -> int:
         # cruft rendering the template for make update, into a folder of its own: the update says what it did.
         return 0
     warnings = placeholder_warnings(project, answers)
-    print(next_steps(project, answers["repository_url"], placeholder=bool(warnings)), flush=True)
+    print(next_steps(project, answers, placeholder=bool(warnings)), flush=True)
     for warning in warnings:
         print(warning, file=sys.stderr)
     return 0

@@ -10,7 +10,7 @@ import subprocess
 import pytest
 import yaml
 
-from tests.support.answers import DEFAULTS, SKIP_LOCK, bake
+from tests.support.answers import DEFAULTS, SKIP_LOCK, bake, environment
 
 OWN_REGISTRY = {"image_registry": "ghcr.io/ada-teaches"}
 PLACEHOLDER = DEFAULTS["image_registry"]
@@ -34,6 +34,30 @@ def test_generation_ends_with_where_the_course_is_and_the_next_steps(tmp_path, c
     assert steps[1] == f"  cd {project}"
     assert any(line.startswith("  make test ") for line in steps)
     assert any(line.startswith("  git remote add origin ") for line in steps)
+
+
+def test_on_a_computer_git_does_not_know_the_next_steps_set_its_identity_first(tmp_path, capfd):
+    # A new account: git would stop the first commit with "Please tell me who you are".
+    home = tmp_path / "home"
+    home.mkdir()
+    answers = {**OWN_REGISTRY, "instructor_name": "Ada O'Hara", "instructor_email": "ada@example.edu"}
+    with environment({"HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config")}):
+        project, out, _ = generate(tmp_path / "out", answers, capfd)
+        steps = [line.strip().split("   #")[0] for line in out[out.index("Next:"):].splitlines()[1:]]
+        identity = next(number for number, step in enumerate(steps) if step.startswith("git config --global"))
+        commit = next(number for number, step in enumerate(steps) if step.startswith("git init"))
+        assert identity < commit
+        for step in (steps[identity], steps[commit]):
+            done = subprocess.run(["sh", "-c", step], cwd=project, capture_output=True, text=True)
+            assert done.returncode == 0, done.stderr
+    author = subprocess.run(["git", "log", "-1", "--format=%an <%ae>"], cwd=project, capture_output=True, text=True)
+    assert author.stdout.strip() == "Ada O'Hara <ada@example.edu>"
+    # Then GitHub's sign-in, the push, the workflow and the package made public, in that order.
+    order = ["gh auth login", "git remote add origin", "When the workflow has published the image",
+             "Then check as a student would"]
+    assert [next(number for number, step in enumerate(steps) if step.startswith(start)) for start in order] == sorted(
+        next(number for number, step in enumerate(steps) if step.startswith(start)) for start in order)
+    assert "make its package public" in out
 
 
 def run_the_printed_git_line(project, out: str) -> None:
