@@ -88,9 +88,9 @@ def test_the_templates_address_is_written_once_and_every_doc_names_that_one(bake
     assert f"uvx cruft link {address}`" in (course / "INSTRUCTORS.md").read_text()
 
 
-def readme_table(heading: str) -> list[tuple[str, str]]:
-    """The rows (first column, rest) of the table under a heading of this repository's README."""
-    section = (TEMPLATE / "README.md").read_text().split(f"\n{heading}\n", 1)[1].split("\n#", 1)[0]
+def readme_table(heading: str, doc: str = "README.md") -> list[tuple[str, str]]:
+    """The rows (first column, rest) of the table under a heading of this repository's README (or another doc)."""
+    section = (TEMPLATE / doc).read_text().split(f"\n{heading}\n", 1)[1].split("\n#", 1)[0]
     rows = [line for line in section.splitlines() if line.startswith("| `")]
     return [tuple(row.strip("| ").split(" | ", 1)) for row in rows]
 
@@ -102,7 +102,7 @@ def test_the_readmes_questions_table_has_a_row_for_each_question_of_cookiecutter
 
 def test_every_path_the_readmes_layout_table_names_exists_and_every_top_level_part_is_named():
     named = set()
-    for first, what in readme_table("## Layout of this repository"):
+    for first, what in readme_table("## Layout of this repository", "CONTRIBUTING.md"):
         paths = [path.rstrip("/").replace("\\|", "|") for path in re.findall(r"`([^`]+)`", first)]
         named |= {path.split("/")[0] for path in paths}
         for path in paths:
@@ -110,7 +110,7 @@ def test_every_path_the_readmes_layout_table_names_exists_and_every_top_level_pa
             for file in re.findall(r"`([\w.-]+\.(?:py|json))`", what):  # a file of that folder
                 assert (TEMPLATE / path / file).exists() or (TEMPLATE / file).exists(), f"{path}: {file}"
     tracked = set(git("ls-files", cwd=TEMPLATE).stdout.split("\n")) - {""}
-    assert {name.split("/")[0] for name in tracked} - {"README.md", ".gitignore"} == named
+    assert {name.split("/")[0] for name in tracked} - {"README.md", "CONTRIBUTING.md", ".gitignore"} == named
 
 
 def test_the_readme_gives_the_python_versions_the_hook_takes():
@@ -128,3 +128,12 @@ def test_the_desktops_cost_is_the_measured_one_in_the_question_and_instructors_m
                                                         "to download")
     instructors = (bake_static({"desktop": True}) / "INSTRUCTORS.md").read_text()
     assert f"about {disk:.0f} MB more on disk and {download:.0f} MB more to download" in instructors
+
+
+def test_the_readme_is_for_instructors_and_reads_in_a_few_minutes():
+    readme = (TEMPLATE / "README.md").read_text()
+    assert len(readme.split()) < 1500
+    # Its two commands: the default course generated, the whole suite run (.ci/run checks the second too).
+    assert "uvx cookiecutter --no-input .\n" in readme
+    assert "python3 -m pip install uv && python3 -m uv run pytest\n" in readme
+    assert "(CONTRIBUTING.md)" in readme

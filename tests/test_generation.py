@@ -324,8 +324,8 @@ def test_readme_generate_command_makes_the_default_project(tmp_path):
     assert (checkout / DEFAULT_SLUG / "compose.yaml").is_file()
 
 
-def test_the_readme_names_the_variable_that_skips_pinning():
-    assert f"`{SKIP_LOCK_VARIABLE}=1`" in (TEMPLATE / "README.md").read_text(encoding="utf-8")
+def test_the_contributing_guide_names_the_variable_that_skips_pinning():
+    assert f"`{SKIP_LOCK_VARIABLE}=1`" in (TEMPLATE / "CONTRIBUTING.md").read_text(encoding="utf-8")
 
 
 def test_a_zip_of_the_template_makes_the_default_course(tmp_path):
