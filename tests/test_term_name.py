@@ -88,3 +88,28 @@ def test_the_workflow_refuses_a_term_name_that_would_add_outputs(course, tmp_pat
     assert result.returncode == 1
     assert f"::error file=.semester::{REFUSAL}" in result.stdout
     assert not output.exists()
+
+
+# A registry that answers make freeze's question about the base image, as Docker Hub does.
+DOCKER_WITH_A_DIGEST = """#!/bin/sh
+if [ "$1 $2 $3" = "buildx imagetools inspect" ]; then
+  printf 'Name:      %s\\nMediaType: application/vnd.oci.image.index.v1+json\\nDigest:    sha256:%s\\n' "$4" \\
+    "1111111111111111111111111111111111111111111111111111111111111111"
+fi
+exit 0
+"""
+
+
+def test_make_freeze_names_the_terms_tag_for_the_hub_so_students_keep_one_environment(course, tmp_path):
+    project, _ = course
+    shim = tmp_path / "bin"
+    shim.mkdir()
+    (shim / "docker").write_text(DOCKER_WITH_A_DIGEST)
+    (shim / "docker").chmod(0o755)
+    frozen = subprocess.run(["make", "freeze", "SEMESTER=2027-spring"], cwd=project, capture_output=True, text=True,
+                            env={**os.environ, "PATH": f"{shim}:{os.environ['PATH']}"})
+    assert frozen.returncode == 0, frozen.stderr
+    image = yaml.safe_load((project / "deploy/z2jh/values.yaml").read_text())["singleuser"]["image"]
+    assert (image["tag"], image["pullPolicy"]) == ("2027-spring", "IfNotPresent")
+    assert "@sha256:" + "1" * 64 in (project / "Dockerfile").read_text()
+    assert "deploy/z2jh/values.yaml now names" in frozen.stdout
