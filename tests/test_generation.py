@@ -491,7 +491,7 @@ def test_workflow_actions_are_pinned_by_commit_with_their_version(bake_static):
     # Every step that runs an action was found: both jobs check out the course.
     assert {line.split("uses: ")[1].split("@")[0] for line in uses} == {
         "actions/checkout", "docker/setup-qemu-action", "docker/setup-buildx-action", "docker/login-action",
-        "docker/build-push-action", "actions/upload-artifact"}
+        "docker/build-push-action", "actions/attest", "actions/upload-artifact"}
     assert sum("actions/checkout@" in line for line in uses) == 2
 
 
@@ -563,3 +563,23 @@ def test_instructors_md_explains_the_words_it_uses(bake_static):
     glossary = instructors.split("\n## Words used here\n", 1)[1]
     explained = re.findall(r"^- \*\*(.+?)\*\*: ", glossary, re.MULTILINE)
     assert explained == GLOSSARY
+
+
+def test_the_workflow_attests_the_images_provenance_and_actions_are_proposed_for_update(bake_static):
+    project = bake_static({})
+    workflow = yaml.safe_load((project / ".github/workflows/image.yml").read_text())
+    publish = workflow["jobs"]["publish"]
+    assert {"id-token": "write", "attestations": "write"}.items() <= publish["permissions"].items()
+    steps = [step.get("uses", "").split("@")[0] for step in publish["steps"]]
+    attest = publish["steps"][steps.index("actions/attest")]
+    # The image just pushed, by the digest the build step gives, kept beside it in the registry.
+    assert steps.index("actions/attest") > steps.index("docker/build-push-action")
+    assert attest["with"]["subject-name"] == "${{ env.IMAGE }}"
+    assert attest["with"]["subject-digest"] == "${{ steps.build.outputs.digest }}"
+    assert attest["with"]["push-to-registry"] is True
+    dependabot = yaml.safe_load((project / ".github/dependabot.yml").read_text())
+    assert [(update["package-ecosystem"], update["directory"]) for update in dependabot["updates"]] == [
+        ("github-actions", "/")]
+    lint = subprocess.run(["yamllint", "-d", "relaxed", "--strict", ".github/dependabot.yml"], cwd=project,
+                          capture_output=True, text=True)
+    assert lint.returncode == 0, lint.stdout
