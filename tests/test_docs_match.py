@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 
 import pytest
+import yaml
 
 from hooks.answer_rules import PYTHON_VERSIONS
 from tests.support.answers import DEFAULTS, TEMPLATE
@@ -19,7 +21,7 @@ COURSES = {
     "no-hub": {"jupyterhub": False},
     "no-hub-no-devcontainer-no-ci": {"jupyterhub": False, "include_devcontainer": False, "include_ci": False},
 }
-DOCS = ("README.md", "INSTRUCTORS.md", "deploy/jupyterhub/README.md")
+DOCS = ("README.md", "INSTRUCTORS.md", "IT.md", "deploy/jupyterhub/README.md")
 # Named by the docs but made later, by someone: generation from a repository (.cruft.json), a running course
 # (work/course), the student (.env), make freeze (.semester), a running hub (its state folder), make lock or
 # generation when it pins (requirements-summary.md).
@@ -137,3 +139,51 @@ def test_the_readme_is_for_instructors_and_reads_in_a_few_minutes():
     assert "uvx cookiecutter --no-input .\n" in readme
     assert "python3 -m pip install uv && python3 -m uv run pytest\n" in readme
     assert "(CONTRIBUTING.md)" in readme
+
+
+IT_COURSES = {
+    "default": {},
+    "desktop": {"desktop": True},
+    "pytorch-docker-hub": {"packages": "numpy, torch", "image_registry": "docker.io/adateaches"},
+    "stacks-own-git-server": {"base_image": "jupyter-scipy-notebook", "python_version": "3.13",
+                              "image_registry": "registry.example.edu/teach",
+                              "repository_url": "https://git.example.edu/ada/intro"},
+    "custom-base-no-hub": {"base_image": "custom", "custom_base_image": "mirror.example.edu/python:3.13-slim",
+                           "jupyterhub": False, "include_ci": False},
+}
+
+
+@pytest.mark.parametrize("answers", IT_COURSES.values(), ids=IT_COURSES.keys())
+def test_the_it_page_names_every_host_the_courses_files_reach(bake_static, answers):
+    project = bake_static(answers)
+    page = (project / "IT.md").read_text()
+    compose = (project / "compose.yaml").read_text()
+    hosts = {re.search(r'image: "([^/"]+)/', compose).group(1), "pypi.org", "files.pythonhosted.org"}
+    base = re.search(r"^ARG BASE_IMAGE=(\S+)", (project / "Dockerfile").read_text(), re.MULTILINE).group(1)
+    first = base.split("/")[0]
+    hosts.add(first if "/" in base and ("." in first or ":" in first) else "docker.io")
+    hosts.add(re.search(r"git clone https://([^/]+)/", (project / "README.md").read_text()).group(1))
+    pytorch = project / "pytorch-cpu" / "pyproject.toml"
+    if pytorch.exists():
+        hosts.add(re.search(r'url = "https?://([^/"]+)', pytorch.read_text()).group(1))
+    missing = {host for host in hosts if f"`{host}`" not in page}
+    assert not missing, page
+
+
+def test_the_it_pages_class_of_200_uses_the_limits_the_hub_configurations_set(bake_static):
+    project = bake_static({})
+    page = (project / "IT.md").read_text()
+    # The hub config's settings written as plain constants (MEMORY_LIMIT = "2G", ...).
+    config = {node.targets[0].id: node.value.value
+              for node in ast.parse((project / "deploy/jupyterhub/jupyterhub_config.py").read_text()).body
+              if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
+              and isinstance(node.value, ast.Constant)}
+    values = yaml.safe_load((project / "deploy/z2jh/values.yaml").read_text())["singleuser"]
+    assert f"at most {config['MEMORY_LIMIT'].removesuffix('G')} GB of memory and {config['CPU_LIMIT']:g} CPU" in page
+    assert f"at {config['STUDENT_MEMORY_GB']:g} GB each, keeping 1 GB" in page
+    assert f"about {200 * config['STUDENT_MEMORY_GB'] + 1:g} GB of memory" in page
+    guarantee, limit = (float(values["memory"][key].removesuffix("G")) for key in ("guarantee", "limit"))
+    assert f"guarantees {guarantee:g} GB and {values['cpu']['guarantee']:g} CPU" in page
+    assert (f"{200 * guarantee:g} GB of memory guaranteed ({200 * limit:g} GB at the limits) and "
+            f"{200 * values['cpu']['guarantee']:g} CPUs guaranteed, and "
+            f"{200 * int(values['storage']['capacity'].removesuffix('Gi'))} GiB") in page

@@ -38,7 +38,7 @@ from tests.support.matrices import CHOICES, COMBINATIONS, FLAGS
 
 ALWAYS = {
     ".cookiecutter.json", ".dockerignore", ".env.example", ".gitattributes", ".gitignore", "Dockerfile",
-    "INSTRUCTORS.md", "Makefile", "README.md", "build-requirements.txt", "compose.yaml",
+    "INSTRUCTORS.md", "IT.md", "Makefile", "README.md", "build-requirements.txt", "compose.yaml",
     "course/00-check-environment.ipynb", "work/.gitkeep", "requirements-jupyter.in", "requirements.in",
     "requirements.txt", "tests/test_image.py", "uv.toml",
     # By where each runs: through make, while the image is built, in the students' container.
