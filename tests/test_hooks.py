@@ -451,3 +451,8 @@ def test_cruft_generating_the_project_records_its_own_source(tmp_path):
 def test_the_lock_reads_markers_and_never_runs_them(marker):
     with pytest.raises(ValueError, match="not a marker"):
         course_lock().marker_holds(marker, {"sys_platform": "linux"})
+
+
+def test_a_marker_the_lock_cannot_read_counts_its_package_in_rather_than_failing_make_lock():
+    pinned = "six==1.17.0 \\\n    --hash=sha256:0\nodd==1.0 ; __import__('os') \\\n    --hash=sha256:0\n"
+    assert course_lock().count_per_platform(pinned, "3.13") == {"linux/amd64": 2, "linux/arm64": 2}

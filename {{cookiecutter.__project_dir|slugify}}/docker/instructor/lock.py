@@ -138,15 +138,25 @@ def marker_holds(marker: str, environment: dict[str, str]) -> bool:
 
 
 def count_per_platform(requirements_txt: str, python: str) -> dict[str, int]:
-    """The packages the image installs on each of its platforms (those for macOS or Windows only left out)."""
+    """The packages the image installs on each of its platforms (those for macOS or Windows only left out).
+
+    A marker this cannot read counts its package in: the count may then be one too high, never a failed lock.
+    """
+    def installed(marker: str, environment: dict[str, str]) -> bool:
+        try:
+            return not marker or marker_holds(marker, environment)
+        except (ValueError, TypeError, SyntaxError):
+            return True
+
     counts = {}
     for platform, machine in PLATFORMS.items():
         environment = {"sys_platform": "linux", "platform_system": "Linux", "os_name": "posix",
                        "platform_machine": machine, "implementation_name": "cpython",
                        "platform_python_implementation": "CPython", "python_version": python,
-                       "python_full_version": f"{python}.0"}
+                       "python_full_version": f"{python}.0", "implementation_version": f"{python}.0",
+                       "platform_release": "", "platform_version": "", "extra": ""}
         counts[platform] = len({name for name, marker in PIN.findall(requirements_txt)
-                                if not marker or marker_holds(marker, environment)})
+                                if installed(marker, environment)})
     return counts
 
 
