@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -112,4 +113,7 @@ def test_make_freeze_names_the_terms_tag_for_the_hub_so_students_keep_one_enviro
     image = yaml.safe_load((project / "deploy/z2jh/values.yaml").read_text())["singleuser"]["image"]
     assert (image["tag"], image["pullPolicy"]) == ("2027-spring", "IfNotPresent")
     assert "@sha256:" + "1" * 64 in (project / "Dockerfile").read_text()
-    assert "deploy/z2jh/values.yaml now names" in frozen.stdout
+    hub_config = (project / "deploy/jupyterhub/jupyterhub_config.py").read_text()
+    course_image = re.search(r'^COURSE_IMAGE = "(.+)"$', hub_config, re.MULTILINE).group(1)
+    assert course_image == "registry.example.edu/teach/" + project.name + ":2027-spring"
+    assert "the hubs' settings in deploy/ now name" in frozen.stdout

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 # --- Settings to adapt --------------------------------------------------------
+# The newest image until make freeze, which names the term's tag here: students keep one environment all term.
 COURSE_IMAGE = "{{ cookiecutter.__image }}:latest"
 # HTTPS: a certificate (full chain) and its key for the server's name. With
 # them the hub answers students at https://<server>/; without them it listens
