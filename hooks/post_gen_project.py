@@ -51,7 +51,6 @@ SOURCE_KEYS = ("_output_dir", "_repo_dir", "_checkout", "_template", "_commit")
 CRUFT_FILE = ".cruft.json"
 # Files a template update leaves alone: `make update` pins them again itself.
 UPDATE_SKIPS = ["requirements.txt"]
-# The organisation in cookiecutter.json's image_registry until an instructor names theirs.
 # The course's Makefile target that puts the instructor's account in its place.
 SET_ORG = "make set-org ORG=YOUR-GITHUB-ACCOUNT"
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 from pathlib import Path
 
@@ -295,11 +294,8 @@ def test_requirements_in_includes_jupyter_then_lists_the_course_packages():
 
 
 def course_lock():
-    """The course's lock script (docker/instructor/lock.py), which make lock and generation run, as a module."""
-    spec = importlib.util.spec_from_file_location("course_lock", TEMPLATE / PROJECT_DIR / post.LOCK_SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """The template's lock script (docker/instructor/lock.py), loaded as generation loads a course's."""
+    return post.course_lock(TEMPLATE / PROJECT_DIR)
 
 
 @pytest.mark.parametrize(
