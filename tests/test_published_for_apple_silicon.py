@@ -106,21 +106,54 @@ def test_each_laptop_pulls_the_image_of_its_architecture_by_digest_without_build
 
 
 @pytest.fixture(scope="module")
-def apple_student(published, tmp_path_factory):
-    """A student on an Apple-silicon laptop: pulled, then `docker compose up`, run by emulation."""
+def bundled(published):
+    """`make bundle PLATFORM=linux/arm64` on the instructor's computer, which has its own amd64 image."""
     project, image = published
+    run("make", "build", cwd=project)
+    own = engine().images.get(f"{image}:latest").id
+    output = run("make", "bundle", "PLATFORM=linux/arm64", cwd=project).stdout
+    return project / f"{project.name}-image-arm64.tar.gz", own, output
+
+
+def test_make_bundle_for_arm64_writes_an_archive_and_its_checksum_and_keeps_this_computers_image(
+        published, bundled):
+    _, image = published
+    archive, own, output = bundled
+    digest, name = Path(f"{archive}.sha256").read_text().split()
+    assert (name, digest) == (archive.name, hashlib.sha256(archive.read_bytes()).hexdigest()), output
+    assert engine().images.get(f"{image}:latest").id == own
+
+
+@pytest.fixture(scope="module")
+def apple_student(published, bundled, registry, tmp_path_factory):
+    """A student on an Apple-silicon laptop, offline: the arm64 bundle loaded, then `docker compose up`.
+
+    The bundle holds the published arm64 image, so this is also the image an
+    online student pulls. It runs by emulation, where Docker's 5 s health probe
+    times out (a Python start alone takes seconds): wait on Jupyter itself.
+    """
+    project, image = published
+    archive, _, _ = bundled
     student = student_clone(project, tmp_path_factory.mktemp("apple"), "arm64")
     remove_local_images(image)
-    student.compose("pull")
+    registry.stop()
     try:
+        docker("load", "--input", str(archive))
+        assert engine().images.get(f"{image}:latest").attrs["Architecture"] == "arm64"
         student.compose("up", "--detach", "--no-build")
-        student.wait_healthy(timeout=EMULATED_START)
-        yield student
-    finally:
+        student.wait_answering(timeout=EMULATED_START)
+    except BaseException:
         student.down()
+        raise
+    finally:
+        registry.start()
+    yield student
+    student.down()
 
 
-def test_jupyter_answers_with_its_token_on_arm64(apple_student):
+def test_a_student_starts_the_arm64_bundle_offline_and_jupyter_answers_only_with_its_token(apple_student):
+    machine = apple_student.exec("python", "-c", "import platform; print(platform.machine())").stdout.strip()
+    assert machine == "aarch64"
     assert apple_student.api("GET", "/api/status").status_code == 200
     assert apple_student.api("GET", "/api/contents", token=None).status_code == 403
 
@@ -144,32 +177,3 @@ def test_a_students_notebook_on_arm64_belongs_to_them_on_the_host(apple_student)
     apple_student.save_notebook("my-notes.ipynb", "week 1")
     saved = apple_student.path / "work" / "my-notes.ipynb"
     assert (saved.stat().st_uid, saved.stat().st_gid) == (STUDENT_UID, STUDENT_UID)
-
-
-def test_make_bundle_for_arm64_writes_an_archive_a_student_loads_and_starts_offline(
-        published, registry, apple_student, tmp_path):
-    project, image = published
-    apple_student.down()  # the image it runs is removed below
-    run("make", "build", cwd=project)
-    own = engine().images.get(f"{image}:latest").id
-    bundled = run("make", "bundle", "PLATFORM=linux/arm64", cwd=project)
-    archive = project / f"{project.name}-image-arm64.tar.gz"
-    digest, name = Path(f"{archive}.sha256").read_text().split()
-    assert (name, digest) == (archive.name, hashlib.sha256(archive.read_bytes()).hexdigest()), bundled.stdout
-    # The instructor's own image is this computer's again.
-    assert engine().images.get(f"{image}:latest").id == own
-    # The student's laptop: no image, no registry; the archive loaded, then `docker compose up`.
-    student = student_clone(project, tmp_path, "arm64")
-    remove_local_images(image)
-    registry.stop()
-    try:
-        docker("load", "--input", str(archive))
-        assert engine().images.get(f"{image}:latest").attrs["Architecture"] == "arm64"
-        student.compose("up", "--detach", "--no-build")
-        student.wait_healthy(timeout=EMULATED_START)
-        machine = student.exec("python", "-c", "import platform; print(platform.machine())").stdout.strip()
-        assert machine == "aarch64"
-        assert student.api("GET", "/api/status").status_code == 200
-    finally:
-        student.down()
-        registry.start()
