@@ -102,7 +102,28 @@ QUESTION_FILES = {
     "jupyterhub": ("deploy", "docker/container/course_pull.py"),
     "desktop": ("docker/container/course_desktop.py", "docker/build/install-desktop.sh",
                 "docker/container/ipython_kernel_config.py", "docker/container/vncserver"),
+    "assignments": ("docker/instructor/assignments.py",),
 }
+# The assignments' masters (solutions, hidden tests): generated with the course,
+# then moved beside it, since everything in the course is published.
+MASTERS = "assignments"
+
+
+def masters_folder(project: Path, answers: dict) -> Path:
+    """Where the masters live: the folder the course's Makefile names (MASTERS)."""
+    return project.parent / f"{answers['project_slug']}-assignments"
+
+
+def place_masters(project: Path, answers: dict) -> Path | None:
+    """Move the example master beside the course; an instructor's existing masters folder is kept as it is."""
+    generated = project / MASTERS
+    target = masters_folder(project, answers)
+    # cruft renders make update's copy into a folder of its own: nothing to place there.
+    if not answers["assignments"] or "_commit" in answers or target.exists():
+        shutil.rmtree(generated)
+        return target if answers["assignments"] and target.exists() else None
+    shutil.move(generated, target)
+    return target
 
 
 def remove_unchosen(project: Path, answers: dict) -> None:
@@ -364,6 +385,7 @@ def next_steps(project: Path, answers: dict, placeholder: bool = False) -> str:
 
 def main(answers: dict, project: Path) -> int:
     remove_unchosen(project, answers)
+    masters = place_masters(project, answers)
     record_answers(project)
     try:
         write_requirements(project, answers)
@@ -374,6 +396,9 @@ def main(answers: dict, project: Path) -> int:
         return 0
     warnings = placeholder_warnings(project, answers)
     print(next_steps(project, answers, placeholder=bool(warnings)), flush=True)
+    if masters:
+        print(f"The assignments' masters (solutions, hidden tests) are in {os.path.relpath(masters, project)}, "
+              "beside the course: keep them private, never in the course (INSTRUCTORS.md, Assignments).", flush=True)
     for warning in warnings:
         print(warning, file=sys.stderr)
     return 0
