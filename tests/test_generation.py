@@ -252,6 +252,19 @@ def test_base_image_follows_the_answers(project):
     assert base_line == f"ARG BASE_IMAGE={expected}"
 
 
+def test_only_an_assignments_course_has_otter_make_assign_and_masters_beside_it(project):
+    answers = answers_of(project)
+    masters = post.masters_folder(project, answers)
+    makefile = (project / "Makefile").read_text()
+    assert ("otter-grader" in (project / "requirements-jupyter.in").read_text()) == answers["assignments"]
+    assert ("\nassign: " in makefile, "\ngrade: " in makefile) == (answers["assignments"],) * 2
+    assert masters.is_dir() == answers["assignments"]
+    assert not (project / post.MASTERS).exists()
+    if answers["assignments"]:
+        assert f"MASTERS ?= ../{masters.name}" in makefile
+        assert (masters / "01-example" / "01-example.ipynb").is_file()
+
+
 def test_requirements_include_jupyter_and_the_course_packages(project):
     answers = answers_of(project)
     major = answers["_jupyterhub_version"]
@@ -259,8 +272,9 @@ def test_requirements_include_jupyter_and_the_course_packages(project):
     assert requirement_lines((project / "requirements.in").read_text()) == [
         "-r requirements-jupyter.in", *split_requirements(answers["packages"])]
     desktop = ["jupyter-remote-desktop-proxy"] if answers["desktop"] else []
+    otter = ["otter-grader"] if answers["assignments"] else []
     assert requirement_lines((project / "requirements-jupyter.in").read_text()) == [
-        "jupyterlab", "notebook", "ipykernel", "jupyter-server-proxy", *desktop, *hub, "pytest", "rfc3987"]
+        "jupyterlab", "notebook", "ipykernel", "jupyter-server-proxy", *desktop, *otter, *hub, "pytest", "rfc3987"]
 
 
 def test_uv_toml_pins_for_both_architectures_with_hashes_for_the_course_python(project):

@@ -452,3 +452,15 @@ def test_the_lock_reads_markers_and_never_runs_them(marker):
 def test_a_marker_the_lock_cannot_read_counts_its_package_in_rather_than_failing_make_lock():
     pinned = "six==1.17.0 \\\n    --hash=sha256:0\nodd==1.0 ; __import__('os') \\\n    --hash=sha256:0\n"
     assert course_lock().count_per_platform(pinned, "3.13") == {"linux/amd64": 2, "linux/arm64": 2}
+
+
+def test_generating_again_keeps_the_instructors_existing_masters_folder_as_it_is(tmp_path):
+    project = tmp_path / "course"
+    (project / post.MASTERS / "01-example").mkdir(parents=True)
+    (project / post.MASTERS / "01-example" / "01-example.ipynb").write_text("the template's example")
+    mine = tmp_path / "course-assignments" / "01-example" / "01-example.ipynb"
+    mine.parent.mkdir(parents=True)
+    mine.write_text("the instructor's master")
+    assert post.place_masters(project, {"assignments": True, "project_slug": "course"}) == mine.parents[1]
+    assert mine.read_text() == "the instructor's master"
+    assert not (project / post.MASTERS).exists()
