@@ -75,7 +75,7 @@ def section(grading: dict) -> Section:
              f"`bench/grading.py`: an assignments course (`numpy`, Python {grading['python']}) and its example "
              f"assignment; a class of {size} submissions (right, partial and blank in turn; "
              f"{grading['graded without failure']} graded without failure). `make grade` starts a new container "
-             "per submission (no network, memory, CPU, process and time limits, non-root); the other column runs "
+             "per submission (no network; memory, CPU, process and time limits; non-root); the other column runs "
              "the same `otter run` on each submission in a loop inside one container of the same image. Measured "
              f"side by side in one run on {grading['measured on']}.", "",
              "| | whole class | per submission |", "|---|---|---|",

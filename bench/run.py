@@ -61,7 +61,8 @@ def header() -> list[str]:
 # The script behind each section, in the order run.py runs them and the report shows them; each script
 # writes its own section (its `section()`), this one only runs them and assembles the report.
 SCRIPTS = {"pinning": "pinning.py", "images": "images.py", "first day": "first_day.py", "hub": "hub.py",
-           "pytorch": "pytorch.py", "desktop": "desktop.py", "arm64": "arm64.py", "suite": "suite.py"}
+           "pytorch": "pytorch.py", "desktop": "desktop.py", "arm64": "arm64.py", "grading": "grading.py",
+           "suite": "suite.py"}
 
 
 def run_line(key: str, section: dict) -> str:
