@@ -20,7 +20,19 @@ from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
 from tests.support.course import Course
-from tests.support.desktop import GUI_CELL, WINDOW_TITLES, check_gui_cell_draws_on_the_desktop, wait_for_windows
+from tests.support.desktop import (
+    ARTIFACTS,
+    CYAN,
+    GREEN,
+    GUI_CELL,
+    MAGENTA,
+    WINDOW_TITLES,
+    check_gui_cell_draws_on_the_desktop,
+    open_desktop,
+    pixels_near,
+    pygame_window,
+    wait_for_windows,
+)
 from tests.support.engine import engine, free_port, wait_for_url
 from tests.support.hub import running_hub
 from tests.support.kernel import in_a_jupyter_terminal, in_its_own_loop, run_cell
@@ -66,6 +78,32 @@ def desktop_course(built_course):
 
 def test_a_notebook_cells_tkinter_window_and_turtle_drawing_appear_on_the_desktop(desktop_course, browser):
     check_gui_cell_draws_on_the_desktop(desktop_course, browser, "docker")
+
+
+def test_pygame_windows_from_a_notebook_a_terminal_and_a_python_file_appear_on_the_desktop(desktop_course, browser):
+    page = open_desktop(desktop_course, browser)
+    try:
+        _, reply = run_cell(desktop_course.url, desktop_course.token,
+                            pygame_window("Pygame from a notebook", GREEN, (40, 60)))
+        assert reply["status"] == "ok", reply
+        # A file the student saved in work/, run with the line the README gives; and Python typed in a terminal.
+        program = pygame_window("Pygame from a file", MAGENTA, (400, 60), stay=120)
+        saved = desktop_course.api("PUT", "/api/contents/my_game.py",
+                                   json={"type": "file", "format": "text", "content": program})
+        assert saved.status_code == 201, saved.text
+        in_a_jupyter_terminal(desktop_course.url, desktop_course.token, "python my_game.py")
+        typed = pygame_window("Pygame from a terminal", CYAN, (760, 60), stay=120).replace('"', "'")
+        in_a_jupyter_terminal(desktop_course.url, desktop_course.token, f'python -c "{typed}"')
+        # SDL names its windows in UTF-8 only, which Xlib's XFetchName does not read: look at the page instead.
+        def drawn() -> bytes | None:
+            screenshot = page.screenshot()
+            return screenshot if all(pixels_near(screenshot, colour, tolerance=30) > 250 * 150
+                                     for colour in (GREEN, MAGENTA, CYAN)) else None
+        screenshot = wait_until(drawn, timeout=60, interval=1, message="the three pygame windows are not all drawn")
+        ARTIFACTS.mkdir(exist_ok=True)
+        (ARTIFACTS / "desktop-pygame.png").write_bytes(screenshot)
+    finally:
+        page.close()
 
 
 def test_desktop_opens_from_jupyterlabs_launcher_and_notebooks_new_menu(desktop_course, browser):
@@ -168,6 +206,15 @@ def test_a_window_opened_before_the_desktop_gets_the_message_the_readme_quotes(u
     _, reply = run_cell(course.url, course.token, "import turtle\nturtle.forward(100)")
     assert reply["status"] == "error"
     assert quoted in reply["evalue"]
+
+
+def test_pygame_before_the_desktop_is_open_stops_with_the_message_the_readme_quotes(unopened_desktop_course):
+    readme = (unopened_desktop_course.path / "README.md").read_text()
+    quoted = re.search(r"pygame says `([^`]+)` instead", readme).group(1)
+    course = unopened_desktop_course
+    _, reply = run_cell(course.url, course.token, "import pygame\npygame.init()\npygame.display.set_mode((300, 200))")
+    assert reply["status"] == "error"
+    assert f"pygame.{reply['ename']}: {reply['evalue']}" == quoted
 
 
 def test_a_desktop_that_cannot_start_says_why_once_in_the_log_and_on_the_page(unopened_desktop_course, browser):

@@ -102,3 +102,28 @@ def check_gui_cell_draws_on_the_desktop(course: Course, browser, name: str) -> N
         assert pixels_near(screenshot, BLUE) > 4 * 120 * 8
     finally:
         page.close()
+
+
+GREEN, MAGENTA, CYAN = (0, 200, 0), (200, 0, 200), (0, 200, 200)
+
+
+def pygame_window(title: str, colour: tuple[int, int, int], position: tuple[int, int], stay: float = 0) -> str:
+    """A pygame program as a first-year writes one: a window with a title, filled with a colour.
+
+    stay: seconds it keeps the window open, answering the window system meanwhile (a script's main loop);
+    0 for a notebook cell, whose kernel keeps the window after the cell ends.
+    """
+    return f"""
+import os, time
+os.environ["SDL_VIDEO_WINDOW_POS"] = "{position[0]},{position[1]}"
+import pygame
+pygame.init()
+screen = pygame.display.set_mode((300, 200))
+pygame.display.set_caption({title!r})
+screen.fill({colour!r})
+pygame.display.flip()
+end = time.monotonic() + {stay}
+while time.monotonic() < end:
+    pygame.event.pump()
+    time.sleep(0.1)
+"""

@@ -94,7 +94,7 @@ BUILT_COURSES = {
     "py3.14-lab-small": {"python_version": "3.14", "packages": SMALL},
     "py3.13-custom-base-notebook": {"base_image": "custom", "custom_base_image": CUSTOM_BASE,
                                     "interface": "notebook", "packages": SMALL},
-    DESKTOP_COURSE: {"desktop": True, "packages": "matplotlib, flask"},
+    DESKTOP_COURSE: {"desktop": True, "packages": "matplotlib, flask, pygame"},
 }
 # Generated and linted by test_generation.py but never built by the suite, and why.
 CHECKED_STATICALLY = {
