@@ -77,7 +77,9 @@ def test_a_course_still_naming_the_placeholder_builds_at_first_up_and_says_so_in
 
 @pytest.mark.parametrize(("memory", "says"), [
     ("1g", "Too little memory: a notebook working on a large file may stop with \"The kernel appears to have died\". "
-           "In Docker Desktop, open Settings > Resources > Advanced, set Memory limit to 2 GB or more"),
+           "On a Mac, open Docker Desktop's Settings > Resources > Advanced, set Memory limit to 2 GB or more, then "
+           "click Apply & restart. On Windows, Windows sets Docker's memory: the course's README says how to raise "
+           "it (Troubleshooting, \"Windows: more memory for Docker\")."),
     ("3g", "Enough memory and disk space for the course."),
 ], ids=["1-gb-too-little", "3-gb-enough"])
 def test_the_check_notebook_says_whether_the_computer_gives_the_course_enough_memory(default_course, memory,

@@ -40,7 +40,7 @@ ALWAYS = {
     ".cookiecutter.json", ".dockerignore", ".env.example", ".gitattributes", ".gitignore", "Dockerfile",
     "INSTRUCTORS.md", "IT.md", "Makefile", "README.md", "build-requirements.txt", "compose.yaml",
     "course/00-check-environment.ipynb", "work/.gitkeep", "requirements-jupyter.in", "requirements.in",
-    "requirements.txt", "tests/test_image.py", "uv.toml",
+    "requirements.txt", "tests/test_image.py", "uv.toml", "binder/Dockerfile",
     # By where each runs: through make, while the image is built, in the students' container.
     "docker/instructor/lock.py", "docker/instructor/lock-summary.py", "docker/instructor/write-sizes.sh",
     "docker/instructor/check-update.py", "docker/instructor/publishing.py",
@@ -151,8 +151,8 @@ def test_notebook_is_valid(project):
 
 
 def test_dockerfile_passes_hadolint(project):
-    result = subprocess.run(["hadolint", "--failure-threshold", "info", "Dockerfile"], cwd=project,
-                            capture_output=True, text=True)
+    result = subprocess.run(["hadolint", "--failure-threshold", "info", "Dockerfile", "binder/Dockerfile"],
+                            cwd=project, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -559,7 +559,7 @@ def test_the_readme_fix_restores_lf_in_a_copy_with_windows_line_endings(bake_sta
     for path in converted:
         path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
     readme = (repo / "README.md").read_text()
-    assert "Delete the `docker` folder and the `Dockerfile`, then run `git checkout -- docker Dockerfile`" in readme
+    assert "Delete the `docker` folder and the `Dockerfile`. Then type `git checkout -- docker Dockerfile`" in readme
     shutil.rmtree(repo / "docker")
     (repo / "Dockerfile").unlink()
     git("checkout", "--", "docker", "Dockerfile", cwd=repo)

@@ -19,7 +19,7 @@ from tests.support.engine import free_port
 
 MAIN_PATH = ["Before you start (once)", "1. Get the course files (once)", "2. Start", "3. Open", "4. Stop",
              "5. Update", "Where your work is saved", "Your own web app", "What is installed",
-             "Other ways to run the course",
+             "If Docker cannot run on your computer", "Other ways to run the course",
              "Troubleshooting"]
 
 
@@ -39,7 +39,7 @@ def test_the_main_path_comes_first_and_in_order(readme):
 def test_each_system_names_its_terminal_and_everything_is_checked_once(readme):
     before = readme.split("\n## Before you start (once)\n", 1)[1].split("\n## ", 1)[0]
     for system, terminal in [("Windows 10 or 11", "PowerShell"), ("macOS", "Terminal"), ("Linux", "terminal")]:
-        section = before.split(f"**{system}**", 1)[1].split("\n**", 1)[0]
+        section = before.split(f"\n### {system}\n", 1)[1].split("\n### ", 1)[0]
         assert f"Open **{terminal}**" in section or f"Open a {terminal}" in section, system
     check = re.search(r"```sh\n(.*?)```", before, re.DOTALL).group(1).split("\n")
     assert check == ["docker version", "docker compose version", "git --version", ""]
@@ -115,8 +115,8 @@ def unpacked_zip(course: Path, folder: Path) -> Path:
 @pytest.mark.docker
 def test_updating_from_a_new_zip_as_the_readme_says_keeps_the_students_work(default_course, tmp_path, readme):
     route = readme.split("\n### Without git\n", 1)[1].split("\n### ", 1)[0]
-    assert ("delete the new folder's empty `work` folder, move the `work` folder from the old folder into the new "
-            "one, and start the course from the new folder") in route
+    assert ("3. In the new folder, delete the empty `work` folder.\n4. Move the `work` folder from the old folder "
+            "into the new one.\n5. Start the course from the new folder.") in route
     old = Course(unpacked_zip(default_course, tmp_path / "course-main"))
     old.up()
     try:
@@ -148,3 +148,53 @@ def test_a_desktop_course_says_how_to_open_the_desktop_and_others_do_not_mention
     assert "## Programs with windows" not in readme
     assert "*Desktop*" not in readme
 
+
+
+# Words a first-year may not know: each is explained, in parentheses right after it, at its first use.
+JARGON = ("container", "image", "repository", "token", "kernel", "port", "proxy")
+FIRST_YEAR_READMES = {"default": {}, "desktop": {"desktop": True}, "assignments": {"assignments": True}}
+
+
+def prose(markdown: str) -> list[str]:
+    """The README's sentences as a reader meets them: no code, table, heading or comment; a list item ends one."""
+    text = re.sub(r"```.*?```|<!--.*?-->", "", markdown, flags=re.DOTALL)
+    paragraphs, current = [], []
+    for line in text.splitlines():
+        item = re.match(r"\s*(?:\d+\.|-)\s+(.*)", line)
+        if not line.strip() or line.startswith(("#", "|")) or item:
+            paragraphs.append(" ".join(current))
+            current = [item.group(1)] if item else []
+        else:
+            current.append(line.strip())
+    paragraphs.append(" ".join(current))
+    sentences = []
+    for paragraph in paragraphs:
+        # What a reader reads as one word: a command, a link's text, a quoted message's words stay words.
+        paragraph = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", paragraph)
+        paragraph = re.sub(r"`[^`]*`", "CODE", paragraph).replace("*", "")
+        sentences += [sentence for sentence in re.split(r"(?<=[.!?])\s+(?=[A-Z(\"'])", paragraph)
+                      if re.search(r"[A-Za-z]", sentence)]
+    return sentences
+
+
+def words(sentence: str) -> list[str]:
+    return [word for word in sentence.split() if re.search(r"[A-Za-z0-9]", word)]
+
+
+@pytest.mark.parametrize("answers", FIRST_YEAR_READMES.values(), ids=FIRST_YEAR_READMES.keys())
+def test_no_sentence_is_longer_than_thirty_words_and_they_average_fifteen_at_most(bake_static, answers):
+    sentences = prose((bake_static(answers) / "README.md").read_text())
+    lengths = [len(words(sentence)) for sentence in sentences]
+    longest = max(zip(lengths, sentences, strict=True))
+    assert longest[0] <= 30, longest
+    assert sum(lengths) / len(lengths) <= 15
+
+
+@pytest.mark.parametrize("answers", FIRST_YEAR_READMES.values(), ids=FIRST_YEAR_READMES.keys())
+def test_each_word_a_first_year_may_not_know_is_explained_at_its_first_use(bake_static, answers):
+    # A message quoted as the computer shows it ("The kernel appears to have died") is not the README's wording.
+    text = re.sub(r'"[^"]*"', "QUOTE", " ".join(prose((bake_static(answers) / "README.md").read_text())))
+    for word in JARGON:
+        first = re.search(rf"\b{word}s?\b", text, re.IGNORECASE)
+        if first:
+            assert text[first.end():].startswith(" ("), f"{word}: ...{text[first.start() - 80:first.end() + 40]}..."

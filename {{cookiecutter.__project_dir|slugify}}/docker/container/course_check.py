@@ -110,12 +110,14 @@ def check_resources() -> None:
     if memory < memory_needed:
         problems.append(
             "Too little memory: a notebook working on a large file may stop with "
-            "\"The kernel appears to have died\". In Docker Desktop, open Settings > Resources > Advanced, "
-            f"set Memory limit to {memory_needed:g} GB or more, then click Apply & restart."
+            "\"The kernel appears to have died\". On a Mac, open Docker Desktop's Settings > Resources > "
+            f"Advanced, set Memory limit to {memory_needed:g} GB or more, then click Apply & restart. "
+            "On Windows, Windows sets Docker's memory: the course's README says how to raise it "
+            "(Troubleshooting, \"Windows: more memory for Docker\")."
         )
     if free < disk_needed:
         problems.append(
-            "Too little free disk space: saving your work may fail. Delete files you no longer need, or in "
-            "Docker Desktop open Settings > Resources > Advanced and raise the Disk usage limit."
+            "Too little free disk space: saving your work may fail. Delete files you no longer need, and "
+            "images no course uses (docker image prune, in a terminal)."
         )
     print("\n".join(problems) if problems else "Enough memory and disk space for the course.")
