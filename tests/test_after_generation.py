@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from tests.support.answers import DEFAULTS, SKIP_LOCK, bake, environment
+from tests.support.git_http import git_server
 
 OWN_REGISTRY = {"image_registry": "ghcr.io/ada-teaches"}
 PLACEHOLDER = DEFAULTS["image_registry"]
@@ -58,6 +59,34 @@ def test_on_a_computer_git_does_not_know_the_next_steps_set_its_identity_first(t
     assert [next(number for number, step in enumerate(steps) if step.startswith(start)) for start in order] == sorted(
         next(number for number, step in enumerate(steps) if step.startswith(start)) for start in order)
     assert "make its package public" in out
+
+
+def test_a_new_account_follows_the_printed_steps_from_generation_to_a_push(tmp_path, capfd):
+    """Who commits, the commit, then the push to the empty repository: each printed line run as it is printed."""
+    home = tmp_path / "home"
+    home.mkdir()
+    with environment({"HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config")}):
+        project, out, _ = generate(tmp_path / "out", {**OWN_REGISTRY, "instructor_name": "Ada"}, capfd)
+        steps = [line.strip().split("   #")[0] for line in out[out.index("Next:"):].splitlines()[1:]]
+        url = next(step for step in steps if step.startswith("git remote add origin ")).split()[4]
+        servers = tmp_path / "server"
+        servers.mkdir()
+        with git_server(servers, f"{project.name}.git") as address:
+            for step in steps:
+                if step.startswith(("git config --global", "git init", "git remote add origin")):
+                    # The empty repository made on the git server stands where GitHub's would be.
+                    done = subprocess.run(["sh", "-c", step.replace(url, address)], cwd=project,
+                                          capture_output=True, text=True)
+                    assert done.returncode == 0, f"{step}:\n{done.stderr}"
+            clone = tmp_path / "clone"
+            cloned = subprocess.run(["git", "clone", "--quiet", address, str(clone)], capture_output=True, text=True)
+            assert cloned.returncode == 0, cloned.stderr
+    tracked = subprocess.run(["git", "ls-files"], cwd=project, capture_output=True, text=True).stdout
+    assert subprocess.run(["git", "ls-files"], cwd=clone, capture_output=True, text=True).stdout == tracked
+    assert ".github/workflows/image.yml" in tracked.split()
+    upstream = subprocess.run(["git", "rev-parse", "--abbrev-ref", "main@{upstream}"], cwd=project,
+                              capture_output=True, text=True)
+    assert upstream.stdout.strip() == "origin/main"
 
 
 def run_the_printed_git_line(project, out: str) -> None:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import base64
 import functools
+import socket
+import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -52,3 +55,29 @@ def served_with_password(repository: Path, folder: Path, user: str, password: st
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextmanager
+def git_server(folder: Path, name: str) -> Iterator[str]:
+    """An empty repository that accepts pushes, as GitHub's new repository does: git's own server on 127.0.0.1.
+
+    Yields its address, git://127.0.0.1:<port>/<name>.
+    """
+    git("init", "--quiet", "--bare", "--initial-branch=main", str(folder / name), cwd=folder)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    daemon = subprocess.Popen(["git", "daemon", "--reuseaddr", "--export-all", "--enable=receive-pack",
+                               f"--base-path={folder}", "--listen=127.0.0.1", f"--port={port}", str(folder)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while subprocess.run(["git", "ls-remote", f"git://127.0.0.1:{port}/{name}"],
+                             capture_output=True).returncode != 0:
+            assert daemon.poll() is None, daemon.stderr.read()
+            assert time.monotonic() < deadline, "git daemon did not answer"
+            time.sleep(0.2)
+        yield f"git://127.0.0.1:{port}/{name}"
+    finally:
+        daemon.terminate()
+        daemon.wait(timeout=10)
