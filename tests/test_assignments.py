@@ -45,7 +45,7 @@ pytestmark = [pytest.mark.docker, pytest.mark.network]
 COURSE_NAME = "Graded Course"
 PYTHON = DEFAULT_ANSWERS["python_version"]
 # Short, so that the suite's two endless submissions cost a minute, not ten.
-TIMEOUT = 30
+TIMEOUT = 20
 
 
 def make(*args: str, cwd: Path, env: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
