@@ -43,7 +43,7 @@ ALWAYS = {
     "requirements.txt", "tests/test_image.py", "uv.toml", "binder/Dockerfile",
     # By where each runs: through make, while the image is built, in the students' container.
     "docker/instructor/lock.py", "docker/instructor/lock-summary.py", "docker/instructor/write-sizes.sh",
-    "docker/instructor/check-update.py", "docker/instructor/publishing.py",
+    "docker/instructor/check-update.py", "docker/instructor/publishing.py", "docker/instructor/write-licences.py",
     "docker/build/install-course-packages.sh", "docker/build/lock-jupyter.sh", "docker/build/course_inventory.py",
     "docker/container/start-course.sh", "docker/container/healthcheck.py", "docker/container/jupyter_server_config.py",
     "docker/container/jupyterlab-overrides.json", "docker/container/jupyterlab-page-config.json",
@@ -597,3 +597,34 @@ def test_the_workflow_attests_the_images_provenance_and_actions_are_proposed_for
     lint = subprocess.run(["yamllint", "-d", "relaxed", "--strict", ".github/dependabot.yml"], cwd=project,
                           capture_output=True, text=True)
     assert lint.returncode == 0, lint.stdout
+
+
+@pytest.fixture
+def course_inventory(bake_static, monkeypatch):
+    """The image build's inventory script, from a generated course, with the image's course_check beside it."""
+    project = bake_static({})
+    monkeypatch.syspath_prepend(str(project / "docker/container"))
+    monkeypatch.syspath_prepend(str(project / "docker/build"))
+    return importlib.import_module("course_inventory")
+
+
+def test_a_debian_packages_licences_are_read_from_its_machine_readable_copyright_file(course_inventory, tmp_path):
+    inventory = course_inventory
+    (tmp_path / "tidy").mkdir()
+    (tmp_path / "tidy" / "copyright").write_text(
+        "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\n"
+        "Files: *\nLicense: GPL-2+\n\nFiles: lib/*\nLicense: LGPL-2.1+ or BSD-3-clause\n\n"
+        "License: GPL-2+\n This program is free software...\n")
+    (tmp_path / "old-style").mkdir()
+    (tmp_path / "old-style" / "copyright").write_text("This package was debianized by someone in 1999.\n")
+    assert inventory.debian_licence("tidy", tmp_path) == "GPL-2+, LGPL-2.1+, BSD-3-clause"
+    assert inventory.debian_licence("old-style", tmp_path) == ""
+    assert inventory.debian_licence("absent", tmp_path) == ""
+
+
+def test_a_python_licence_is_an_spdx_expression_only_when_it_is_one(course_inventory):
+    inventory = course_inventory
+    assert inventory.spdx("mit") == "MIT"
+    assert inventory.spdx("BSD-3-Clause AND MIT") == "BSD-3-Clause AND MIT"
+    assert inventory.spdx("BSD License") is None
+    assert inventory.spdx("") is None

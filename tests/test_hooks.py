@@ -464,3 +464,4 @@ def test_generating_again_keeps_the_instructors_existing_masters_folder_as_it_is
     assert post.place_masters(project, {"assignments": True, "project_slug": "course"}) == mine.parents[1]
     assert mine.read_text() == "the instructor's master"
     assert not (project / post.MASTERS).exists()
+

@@ -15,6 +15,7 @@ import pytest
 
 from tests.support.answers import bake_with, hashes_pinned, pins
 from tests.support.engine import docker, remove_image
+from tests.support.licences import check_every_package_has_a_licence_or_unknown, written_licences
 from tests.support.matrices import image_of
 from tests.support.pytorch_index import DECOY, MACHINES, PYTORCH_CPU, TORCH_VERSION, serving_pytorch_index
 
@@ -129,3 +130,9 @@ def test_a_pytorch_pin_changed_by_one_character_fails_the_build(image, course, p
     remove_image(tag)
     assert result.returncode != 0
     assert f"Hash mismatch for `torch=={TORCH_VERSION}+cpu`" in result.stdout + result.stderr
+
+
+def test_it_md_gets_every_package_of_the_pytorch_image_with_its_licence_or_unknown(image, course, tmp_path):
+    page, inventory = written_licences(course, image, tmp_path)
+    check_every_package_has_a_licence_or_unknown(page, inventory)
+    assert any(package["name"] == "torch" for package in inventory["python packages"])

@@ -25,7 +25,8 @@ from cyclonedx.validation.json import JsonStrictValidator
 from tests.support.course import COURSE_CAPABILITIES, Course, capability_names, fresh_checkout, owners
 from tests.support.engine import docker
 from tests.support.kernel import in_a_jupyter_terminal
-from tests.support.matrices import BUILT_COURSES, DESKTOP_COURSE, answers_for
+from tests.support.licences import check_every_package_has_a_licence_or_unknown, written_licences
+from tests.support.matrices import BUILT_COURSES, DESKTOP_COURSE, answers_for, image_of
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.docker
@@ -260,6 +261,21 @@ def test_the_sbom_is_valid_cyclonedx_and_lists_every_python_and_debian_package(c
         if status == "ii"}
 
 
+def test_the_sboms_licences_are_spdx_identifiers_or_expressions_where_the_metadata_has_them(course):
+    _, sbom = inventory_of(course)
+    licences = [entry for component in sbom["components"] for entry in component.get("licenses", [])]
+    assert any("id" in entry.get("license", {}) for entry in licences)
+    if "numpy" in answers_for(course.name)["packages"]:
+        # numpy states several licences at once.
+        numpy = next(component for component in sbom["components"] if component["name"] == "numpy")
+        assert " AND " in numpy["licenses"][0]["expression"]
+
+
+def test_it_md_gets_every_package_of_the_image_with_its_licence_or_unknown(course, tmp_path):
+    page, inventory = written_licences(course.path, image_of(course.path), tmp_path)
+    check_every_package_has_a_licence_or_unknown(page, inventory)
+
+
 def test_the_inventory_names_the_debian_packages_the_course_added(course):
     inventory, _ = inventory_of(course)
     added = {p["name"] for p in inventory["debian packages"] if p["added by the course"]}
@@ -305,6 +321,9 @@ def test_make_test_passes_and_writes_what_the_course_needs_into_the_students_rea
     assert float(needs.group(2)) == round(size / 1e9, 1)
     assert 0 < int(needs.group(1)) * 1e6 < size
     assert f"README.md: {needs.group(0).split(': ', 1)[1]}" in result.stdout
+    assert "IT.md: the licence of every package in the image" in result.stdout
+    inventory = json.loads(course.exec("cat", "/opt/course/inventory/inventory.json").stdout)
+    check_every_package_has_a_licence_or_unknown((course.path / "IT.md").read_text(), inventory)
 
 
 # Files of the course's packages (and of Jupyter Server), and the image's own

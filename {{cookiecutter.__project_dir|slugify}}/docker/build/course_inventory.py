@@ -59,6 +59,36 @@ def licence_of(metadata) -> str:
     return " OR ".join(classifiers)
 
 
+def spdx(licence: str) -> str | None:
+    """The licence as a valid SPDX expression (one identifier is one too), or None."""
+    try:
+        from packaging.licenses import InvalidLicenseExpression, canonicalize_license_expression
+    except ImportError:  # packaging before 24.2 cannot tell
+        return None
+    try:
+        return canonicalize_license_expression(licence) if licence else None
+    except InvalidLicenseExpression:
+        return None
+
+
+def debian_licence(name: str, doc: Path = Path("/usr/share/doc")) -> str:
+    """The licence names of a Debian package's machine-readable copyright file; empty when it has none."""
+    path = doc / name / "copyright"
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    if not text.startswith("Format:"):
+        return ""
+    names = []
+    for line in text.splitlines():
+        if line.startswith("License:") and line.split(":", 1)[1].strip():
+            for licence in re.split(r"\s+(?:or|and)\s+|\s*[|,]\s*", line.split(":", 1)[1].strip()):
+                if licence and licence not in names:
+                    names.append(licence)
+    return ", ".join(names)
+
+
 def python_packages() -> list[dict]:
     """Every distribution this Python imports from, as it resolves them (the first of a name wins)."""
     found: dict[str, dict] = {}
@@ -77,6 +107,7 @@ def python_packages() -> list[dict]:
                 requires.add(required)
         found[name] = {"name": metadata["Name"], "version": metadata["Version"],
                        "summary": (metadata.get("Summary") or "").strip(), "licence": licence_of(metadata),
+                       "spdx": spdx(licence_of(metadata)),
                        "requires": sorted(requires - {name}), "requires with an extra": with_extras}
     course, jupyter = requested(COURSE / "requirements.in"), requested(COURSE / "requirements-jupyter.in")
     for key, package in found.items():
@@ -103,7 +134,8 @@ def debian_packages() -> list[dict]:
         status, name, version, architecture, summary = line.split("\t")
         if status.startswith("ii"):
             packages.append({"name": name, "version": version, "architecture": architecture,
-                             "summary": summary, "added by the course": name not in base})
+                             "summary": summary, "licence": debian_licence(name),
+                             "added by the course": name not in base})
     return packages
 
 
@@ -144,13 +176,22 @@ def sbom(data: dict) -> dict:
                      "version": package["version"], "purl": purl}
         if package["summary"]:
             component["description"] = package["summary"]
-        if package["licence"]:
+        if package["spdx"]:
+            # One identifier is license.id; anything more (AND, OR, WITH) an expression.
+            licence = package["spdx"]
+            single = re.fullmatch(r"[A-Za-z0-9.+-]+", licence) and not licence.startswith("LicenseRef")
+            component["licenses"] = [{"license": {"id": licence}}] if single else [{"expression": licence}]
+        elif package["licence"]:
             component["licenses"] = [{"license": {"name": package["licence"]}}]
         components.append(component)
     for package in data["debian packages"]:
         purl = f"pkg:deb/{distro}/{package['name']}@{package['version']}?arch={package['architecture']}"
-        components.append({"type": "library", "bom-ref": purl, "name": package["name"],
-                           "version": package["version"], "purl": purl, "description": package["summary"]})
+        component = {"type": "library", "bom-ref": purl, "name": package["name"],
+                     "version": package["version"], "purl": purl, "description": package["summary"]}
+        if package["licence"]:
+            # Debian's own short names (GPL-2+), not SPDX identifiers.
+            component["licenses"] = [{"license": {"name": name}} for name in package["licence"].split(", ")]
+        components.append(component)
     return {
         "bomFormat": "CycloneDX", "specVersion": "1.6", "serialNumber": f"urn:uuid:{uuid.uuid4()}",
         "version": 1,
@@ -197,7 +238,8 @@ def page(data: dict) -> str:
                     escape(p["licence"]) if p["licence"] else "<em>none in its metadata</em>",
                     escape(why(p)), escape(p["summary"])] for p in shown]
     added = [package for package in data["debian packages"] if package["added by the course"]]
-    debian_rows = [[escape(p["name"]), escape(p["version"]), escape(p["summary"])] for p in added]
+    debian_rows = [[escape(p["name"]), escape(p["version"]), escape(p["licence"] or "unknown"),
+                    escape(p["summary"])] for p in added]
     extensions = data["jupyter extensions"]
     extension_rows = [["JupyterLab", escape(e["name"]), escape(e["version"])]
                       for e in extensions["JupyterLab"]]
@@ -223,7 +265,7 @@ the same list as data: <a href="inventory.json">inventory.json</a>.</p>
 {"<p>Without a licence in their metadata: " + escape(", ".join(unlicensed)) + ".</p>" if unlicensed else ""}
 {table(["package", "version", "licence", "why it is here", "what it is"], python_rows)}
 <h2>Debian packages the course added</h2>
-{table(["package", "version", "what it is"], debian_rows) if debian_rows else "<p>None.</p>"}
+{table(["package", "version", "licence", "what it is"], debian_rows) if debian_rows else "<p>None.</p>"}
 <h2>Jupyter extensions</h2>
 {table(["part of", "extension", "version"], extension_rows)}
 </body></html>
