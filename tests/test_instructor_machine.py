@@ -12,14 +12,13 @@ import os
 import re
 import shutil
 import subprocess
-import tempfile
 import textwrap
 from pathlib import Path
 
 import pytest
 
 from tests.support.answers import DEFAULT_ANSWERS, DEFAULT_SLUG, DEFAULTS, TEMPLATE
-from tests.support.base_images import HOST_CA_BUNDLE, debian_rootfs_image, image_exists
+from tests.support.base_images import debian_machine, debian_rootfs_image, image_exists
 from tests.support.engine import remove_image
 from tests.support.git import git
 
@@ -49,8 +48,7 @@ def instructor_machine(docker_engine) -> str:
     """Debian 12 with python3, git, make and pipx from its own packages; this host's CAs; a user `ada`."""
     # README: "Debian and Ubuntu: `sudo apt install pipx`".
     assert "Debian and Ubuntu: `sudo apt install pipx`" in README
-    if not image_exists(MACHINE):
-        dockerfile = textwrap.dedent(f"""\
+    dockerfile = textwrap.dedent(f"""\
             FROM {debian_rootfs_image("bookworm")}
             RUN apt-get update \\
                 && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \\
@@ -61,12 +59,7 @@ def instructor_machine(docker_engine) -> str:
             RUN update-ca-certificates && useradd --create-home --shell /bin/bash ada
             ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt PIP_CERT=/etc/ssl/certs/ca-certificates.crt
             """)
-        with tempfile.TemporaryDirectory() as context:
-            Path(context, "Dockerfile").write_text(dockerfile)
-            shutil.copy(HOST_CA_BUNDLE, Path(context, "ca-certificates.crt"))
-            subprocess.run(["docker", "build", "--quiet", "--tag", MACHINE, context], check=True,
-                           capture_output=True, timeout=1200)
-    return MACHINE
+    return debian_machine(MACHINE, dockerfile)
 
 
 @pytest.fixture

@@ -173,3 +173,18 @@ if __name__ == "__main__":
     # python -m tests.support.base_images arm64: the stand-in for the default Python of that architecture.
     default_python = json.loads(Path(__file__).parents[2].joinpath("cookiecutter.json").read_text())["python_version"]
     print(python_standin(default_python, sys.argv[1]))
+
+
+def debian_machine(tag: str, dockerfile: str) -> str:
+    """A Debian machine made once per engine from a Dockerfile that may COPY this network's CA bundle.
+
+    The Dockerfile's context holds ca-certificates.crt (this host's certificate authorities, a campus
+    proxy's among them), so that the machine trusts what this host trusts.
+    """
+    if not image_exists(tag):
+        with tempfile.TemporaryDirectory() as context:
+            Path(context, "Dockerfile").write_text(dockerfile)
+            shutil.copy(HOST_CA_BUNDLE, Path(context, "ca-certificates.crt"))
+            subprocess.run(["docker", "build", "--quiet", "--tag", tag, context], check=True,
+                           capture_output=True, timeout=1200)
+    return tag
