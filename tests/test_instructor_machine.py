@@ -19,8 +19,10 @@ import pytest
 
 from tests.support.answers import DEFAULT_ANSWERS, DEFAULT_SLUG, DEFAULTS, TEMPLATE
 from tests.support.base_images import debian_machine, debian_rootfs_image, image_exists
-from tests.support.engine import remove_image
+from tests.support.engine import engine, remove_image
 from tests.support.git import git
+from tests.support.git_http import git_server
+from tests.support.hub import config_function
 
 pytestmark = [pytest.mark.docker, pytest.mark.network]
 
@@ -128,8 +130,33 @@ def test_the_readme_takes_a_new_instructor_from_debians_python_to_a_tested_cours
         # make test ran the image's own checks.
         assert re.search(r"\b\d+ passed\b", tried.stdout), tried.stdout[-3000:]
         assert (course / "requirements.txt").stat().st_uid == 1000
+        follow_the_next_steps_to_a_push(instructor, course, tried.stdout)
     finally:
         if course.is_dir():
             subprocess.run(["docker", "compose", "down", "--volumes"], cwd=course, capture_output=True)
         if not image_was_there:
             remove_image(course_image)
+
+
+def follow_the_next_steps_to_a_push(instructor, course: Path, printed: str) -> None:
+    """The printed next steps, typed by ada: who commits (git knows nobody yet), the commit, then the push.
+
+    The empty repository is on a git server of this host, where GitHub's would be.
+    """
+    steps = [line.strip().split("   #")[0] for line in printed[printed.index("Next:"):].splitlines()[1:]]
+    url = next(step for step in steps if step.startswith("git remote add origin ")).split()[4]
+    assert any(step.startswith("git config --global user.name") for step in steps), "no identity step printed"
+    bridge = engine().networks.get("bridge").attrs["IPAM"]["Config"][0]
+    host = config_function(course, "network_gateway")(bridge)
+    servers = instructor.folder / "git-server"
+    servers.mkdir()
+    with git_server(servers, f"{course.name}.git", address=host) as address:
+        for step in steps:
+            if step.startswith(("git config --global", "git init", "git remote add origin")):
+                done = instructor(step.replace(url, address), cwd=course, timeout=300)
+                assert done.returncode == 0, f"{step}:\n{done.stdout}{done.stderr}"
+        pushed = git("--git-dir", str(servers / f"{course.name}.git"), "ls-tree", "-r", "--name-only", "main",
+                     cwd=servers).stdout.split()
+    assert ".github/workflows/image.yml" in pushed
+    # Read by ada, whose repository it is (git refuses another user's).
+    assert sorted(pushed) == sorted(instructor("git ls-files", cwd=course).stdout.split())

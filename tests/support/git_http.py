@@ -58,26 +58,27 @@ def served_with_password(repository: Path, folder: Path, user: str, password: st
 
 
 @contextmanager
-def git_server(folder: Path, name: str) -> Iterator[str]:
-    """An empty repository that accepts pushes, as GitHub's new repository does: git's own server on 127.0.0.1.
+def git_server(folder: Path, name: str, address: str = "127.0.0.1") -> Iterator[str]:
+    """An empty repository that accepts pushes, as GitHub's new repository does: git's own server.
 
-    Yields its address, git://127.0.0.1:<port>/<name>.
+    It listens on address (this host's side of Docker's bridge, for a machine in a container); yields
+    the repository's address, git://<address>:<port>/<name>.
     """
     git("init", "--quiet", "--bare", "--initial-branch=main", str(folder / name), cwd=folder)
     with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
+        probe.bind((address, 0))
         port = probe.getsockname()[1]
     daemon = subprocess.Popen(["git", "daemon", "--reuseaddr", "--export-all", "--enable=receive-pack",
-                               f"--base-path={folder}", "--listen=127.0.0.1", f"--port={port}", str(folder)],
+                               f"--base-path={folder}", f"--listen={address}", f"--port={port}", str(folder)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 30
-        while subprocess.run(["git", "ls-remote", f"git://127.0.0.1:{port}/{name}"],
+        while subprocess.run(["git", "ls-remote", f"git://{address}:{port}/{name}"],
                              capture_output=True).returncode != 0:
             assert daemon.poll() is None, daemon.stderr.read()
             assert time.monotonic() < deadline, "git daemon did not answer"
             time.sleep(0.2)
-        yield f"git://127.0.0.1:{port}/{name}"
+        yield f"git://{address}:{port}/{name}"
     finally:
         daemon.terminate()
         daemon.wait(timeout=10)
