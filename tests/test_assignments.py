@@ -231,6 +231,17 @@ def test_a_students_check_in_the_notebook_shows_a_wrong_answer_with_the_public_t
                   f"assert {HIDDEN_TESTS[0]!r} not in shown")
 
 
+def test_a_students_check_needs_no_network(student, exported):
+    kernel, _ = exported
+    # Every connection this kernel tries from now on fails, as on a laptop without internet.
+    run_in_kernel(student, kernel, "import socket\n"
+                  "def offline(*args, **kwargs):\n    raise OSError('no network')\n"
+                  "socket.socket.connect = socket.create_connection = offline\n"
+                  "def double(x):\n    return x * 2\n"
+                  "shown = repr(grader.check('q1'))\n"
+                  "assert 'All test cases passed' in shown, shown")
+
+
 def test_the_export_cell_writes_one_zip_into_the_students_work_folder(exported):
     _, files = exported
     assert len(files) == 1, files
