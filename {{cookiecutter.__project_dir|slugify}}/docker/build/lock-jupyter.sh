@@ -33,4 +33,6 @@ jupyter_lock() {
         --python-version "$course_python" --generate-hashes --no-header --no-annotate --quiet \
         --output-file jupyter.txt "$@"
 }
-jupyter_lock --offline 2>/dev/null || jupyter_lock
+# A cached index page older than the lock (the build cache, a campus proxy's cache)
+# can miss a version the lock names: ask the index afresh before giving up.
+jupyter_lock --offline 2>/dev/null || jupyter_lock 2>/dev/null || jupyter_lock --refresh
