@@ -21,14 +21,10 @@ import tempfile
 from pathlib import Path
 
 from bench.common import PYTHON_VERSION, Section, base_image, make_project, run, save, timed
+from tests.support.matrices import makefile_image
 from tests.support.submissions import EXAMPLE, class_of
 
 SLUG = "bench-grading"
-
-
-def image_of(project: Path) -> str:
-    return next(line.split(":= ", 1)[1] for line in (project / "Makefile").read_text().splitlines()
-                if line.startswith("IMAGE := ")) + ":latest"
 
 
 def main() -> None:
@@ -45,7 +41,7 @@ def main() -> None:
         student = json.loads((project / "course" / f"{EXAMPLE}.ipynb").read_text())
         submissions = class_of(student, scratch / "class", args.class_size)
         autograder = project.parent / f"{SLUG}-assignments" / EXAMPLE / "autograder.zip"
-        image = image_of(project)
+        image = f"{makefile_image(project)}:latest"
         try:
             isolated = timed(lambda: run("make", "grade", f"ASSIGNMENT={EXAMPLE}", f"SUBMISSIONS={submissions}",
                                          cwd=project))

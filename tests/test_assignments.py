@@ -27,6 +27,7 @@ from tests.support.course import Course
 from tests.support.engine import docker, engine, free_port, remove_image, remove_local_images
 from tests.support.git import git
 from tests.support.kernel import execute, in_its_own_loop, run_cell
+from tests.support.matrices import makefile_image
 from tests.support.submissions import (
     CORRECT,
     EXAMPLE,
@@ -54,11 +55,6 @@ def make(*args: str, cwd: Path, env: dict | None = None, check: bool = True) -> 
     if check:
         assert result.returncode == 0, f"make {' '.join(args)}:\n{result.stdout[-4000:]}{result.stderr[-4000:]}"
     return result
-
-
-def image_of(project: Path) -> str:
-    return next(line.split(":= ", 1)[1] for line in (project / "Makefile").read_text().splitlines()
-                if line.startswith("IMAGE := "))
 
 
 def found_in_image(image: str, texts: tuple[str, ...]) -> dict[str, list[str]]:
@@ -114,7 +110,7 @@ def course(cookies_session, python_base):
     try:
         yield project
     finally:
-        remove_local_images(image_of(project).rsplit(":", 1)[0])
+        remove_local_images(makefile_image(project))
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +129,7 @@ def test_before_make_assign_no_solution_or_hidden_test_is_in_the_courses_git_bui
     secrets = SOLUTIONS + HIDDEN_TESTS
     assert found_in_git(course, secrets) == []
     assert found_in_build_context(course, secrets) == {}
-    assert found_in_image(image_of(course), secrets) == {}
+    assert found_in_image(makefile_image(course), secrets) == {}
 
 
 @pytest.fixture(scope="module")
@@ -162,7 +158,7 @@ def test_after_make_assign_no_solution_or_hidden_test_is_in_the_courses_git_buil
     secrets = SOLUTIONS + HIDDEN_TESTS
     assert found_in_git(course, secrets) == []
     assert found_in_build_context(course, secrets) == {}
-    assert found_in_image(image_of(course), secrets) == {}
+    assert found_in_image(makefile_image(course), secrets) == {}
 
 
 def test_make_assign_refuses_a_master_whose_solution_fails_its_own_tests_and_writes_nothing(
@@ -367,7 +363,7 @@ def test_feedback_gives_each_student_their_scores_and_never_a_hidden_test(graded
 def test_grading_records_the_image_by_id_and_otters_version_from_the_lock(graded, course):
     _, results, _, _ = graded
     record = json.loads((results / "grading.json").read_text())
-    assert record["image"]["id"] == engine().images.get(image_of(course)).id
+    assert record["image"]["id"] == engine().images.get(makefile_image(course)).id
     assert record["otter_grader"] == pins((course / "requirements.txt").read_text(), PYTHON, "x86_64")["otter-grader"]
     assert record["limits"]["network"] == "none"
 

@@ -116,3 +116,9 @@ def answers_for(name: str) -> dict:
 
 def image_of(project: Path) -> str:
     return f"{DEFAULTS['image_registry']}/{project.name}:latest"
+
+
+def makefile_image(project: Path) -> str:
+    """The image a course's Makefile names (IMAGE :=), without a tag: whatever registry it was generated with."""
+    return next(line.split(":= ", 1)[1] for line in (project / "Makefile").read_text().splitlines()
+                if line.startswith("IMAGE := "))
