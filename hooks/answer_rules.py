@@ -92,6 +92,9 @@ INDEX_URL = re.compile(
 # only. No user name or password (the address is printed in the students'
 # README), no query or fragment.
 REPOSITORY_URL = re.compile(r"https://[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::[0-9]+)?(?:/[A-Za-z0-9._~%+-]+)+/?")
+# The department's hub, printed as a link in the students' README: the same
+# characters, a path not required.
+HUB_URL = re.compile(r"https://[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::[0-9]+)?(?:/[A-Za-z0-9._~%+-]+)*/?")
 
 # Longest answers accepted: a slug is also a DNS label (compose network names,
 # Kubernetes), and Docker refuses image names (<registry>/<slug>) over 255
@@ -103,6 +106,7 @@ MAX_LENGTH = {
     "instructor_email": 254,
     "image_registry": 180,
     "repository_url": 300,
+    "hub_url": 300,
     "custom_base_image": 255,
     "packages": 2000,
     "apt_packages": 1000,

@@ -21,6 +21,7 @@ from hooks.answer_rules import (  # noqa: E402
     DEBIAN_PACKAGE,
     EMAIL,
     EMOJI_PRESENTATION,
+    HUB_URL,
     IMAGE_REFERENCE,
     INDEX_URL,
     JUPYTER_STACKS_PYTHON,
@@ -115,6 +116,21 @@ def check_repository_url(url: str, name: str = "repository_url") -> None:
         raise InvalidAnswer(
             f"{name} {url!r} is not a plain https address such as https://github.com/your-org/course "
             "(no user name, password, spaces or ?query)"
+        )
+
+
+def check_hub_url(url: str, jupyterhub: bool) -> None:
+    if not url:
+        return
+    if not HUB_URL.fullmatch(url):
+        raise InvalidAnswer(
+            f"hub_url {url!r} is not a plain https address such as https://hub.example.edu "
+            "(no user name, password, spaces or ?query), or empty for no hub"
+        )
+    if not jupyterhub:
+        raise InvalidAnswer(
+            "hub_url names a hub, but jupyterhub is no: answer yes to make the image JupyterHub-ready, "
+            "or leave hub_url empty"
         )
 
 
@@ -254,6 +270,8 @@ def check_answers(answers: dict) -> None:
     check_choice("interface", answers["interface"], choices("interface"))
     for flag in yes_no_questions():
         check_flag(flag, answers[flag])
+    check_text("hub_url", answers["hub_url"], required=False)
+    check_hub_url(answers["hub_url"], answers["jupyterhub"])
     check_port(answers["jupyter_port"])
     check_jupyterhub_version(answers["_jupyterhub_version"])
     check_chart_version(answers["_z2jh_chart_version"])

@@ -237,6 +237,25 @@ def test_jupyterhub_major_may_be_written_as_a_number(major):
     pre.check_answers(hook_answers(_jupyterhub_version=major))
 
 
+@pytest.mark.parametrize("url", ["", "https://hub.example.edu", "https://hub.cs.example.edu:8443/hub/"])
+def test_a_hub_address_may_be_empty_or_a_plain_https_address(url):
+    pre.check_answers(hook_answers(hub_url=url))
+
+
+@pytest.mark.parametrize("url", ["http://hub.example.edu", "hub.example.edu", "https://hub.example.edu/?next=x",
+                                 "https://ada:secret@hub.example.edu", "https://hub.example.edu> [x](javascript:y)",
+                                 "https://hub.example.edu)\n# injected", "https://hub.example.edu/a b"],
+                         ids=["plain-http", "no-scheme", "query", "password", "markdown-link", "new-heading", "space"])
+def test_a_hub_address_that_is_not_a_plain_https_address_is_refused(url):
+    with pytest.raises(pre.InvalidAnswer, match=r"^hub_url "):
+        pre.check_answers(hook_answers(hub_url=url))
+
+
+def test_a_hub_address_needs_a_jupyterhub_ready_image():
+    with pytest.raises(pre.InvalidAnswer, match="^hub_url names a hub, but jupyterhub is no"):
+        pre.check_answers(hook_answers(hub_url="https://hub.example.edu", jupyterhub=False))
+
+
 @pytest.mark.parametrize("url", ["http://127.0.0.1:8765/simple", "http://localhost:3141/root/pytorch",
                                  "https://mirror.example.edu/pytorch/whl/cpu", "https://download.pytorch.org/whl/cpu"])
 def test_pytorch_cpu_index_accepts_index_addresses(url):
