@@ -27,7 +27,8 @@ def launcher_course(cookies_session, python_base, registry):
     project = bake_with(cookies_session, {"project_slug": "launcher-course", "packages": "six",
                                           "image_registry": f"127.0.0.1:{registry.port}/teach"})
     image = f"127.0.0.1:{registry.port}/teach/launcher-course:latest"
-    built = subprocess.run(["docker", "compose", "build"], cwd=project, capture_output=True, text=True, timeout=1800)
+    built = subprocess.run(["docker", "compose", "build", "course-image"], cwd=project, capture_output=True, text=True,
+                           timeout=1800)
     assert built.returncode == 0, built.stderr
     docker("push", "--quiet", image)
     layers = engine().images.get(image).attrs["RootFS"]["Layers"]

@@ -15,7 +15,8 @@ import pytest
 import requests
 
 from tests.support.course import Course
-from tests.support.engine import free_port
+from tests.support.engine import engine, free_port
+from tests.support.registry import Registry
 
 MAIN_PATH = ["Before you start (once)", "1. Get the course files (once)", "2. Start", "3. Open", "4. Stop",
              "5. Update", "Where your work is saved", "Your own web app", "What is installed",
@@ -103,6 +104,31 @@ def test_a_busy_port_gives_the_message_the_readme_names_and_its_one_line_fix_wor
             assert requests.get(f"http://127.0.0.1:{other}/api", timeout=10).status_code == 200
         finally:
             course.down()
+
+
+@pytest.mark.docker
+def test_a_refused_download_stops_at_once_with_the_message_the_readme_names_and_builds_nothing(
+        bake_static, tmp_path, readme):
+    private = Registry(tmp_path, private=True)
+    private.start()
+    try:
+        course = Course(bake_static({"image_registry": f"127.0.0.1:{private.port}/teach"}))
+        up = course.compose("up", "--detach", check=False, timeout=120)
+    finally:
+        private.stop()
+    assert up.returncode != 0
+    assert "no basic auth credentials" in up.stderr, up.stderr
+    assert "`no basic auth credentials`" in troubleshooting(readme)
+    # Nothing was built instead: no build step started, and no image has the course's name.
+    assert "load build definition" not in up.stdout + up.stderr
+    assert not engine().images.list(name=f"127.0.0.1:{private.port}/teach/{course.path.name}")
+
+
+def test_a_course_with_a_hub_gives_its_address_to_students_without_docker(bake_static, readme):
+    hub = (bake_static({"hub_url": "https://hub.cs.example.edu"}) / "README.md").read_text()
+    routes = hub.split("\n## If Docker cannot run on your computer\n", 1)[1].split("\n## ", 1)[0]
+    assert "- **Your department's JupyterHub**: open <https://hub.cs.example.edu> and log in." in routes
+    assert "if your instructor names one" in readme
 
 
 def unpacked_zip(course: Path, folder: Path) -> Path:

@@ -67,11 +67,11 @@ def stop_process(process: subprocess.Popen, timeout: float = 60) -> None:
 
 
 def wait_for_url(url: str, *, timeout: float, process: subprocess.Popen | None = None,
-                 explain=lambda: "") -> None:
-    """Poll url until it answers 200; fail with explain() if process stops or time runs out."""
+                 explain=lambda: "", status: int = 200) -> None:
+    """Poll url until it answers with status; fail with explain() if process stops or time runs out."""
     def answers() -> bool:
         assert process is None or process.poll() is None, explain()
-        return requests.get(url, timeout=5).status_code == 200
+        return requests.get(url, timeout=5).status_code == status
 
     wait_until(answers, timeout=timeout, interval=0.2, ignoring=(requests.ConnectionError,),
                message=lambda: f"{url} did not answer. {explain()}")

@@ -23,6 +23,11 @@ version: 0.1
 storage: {{filesystem: {{rootdirectory: {root}}}, delete: {{enabled: true}}}}
 http: {{addr: 127.0.0.1:{port}}}
 """
+# A private registry as a student meets it: every pull without an account is
+# refused (the password file holds no account at all).
+PRIVATE = """\
+auth: {{htpasswd: {{realm: course, path: {accounts}}}}}
+"""
 
 
 def platforms_of(listing: dict) -> dict[str, str]:
@@ -33,12 +38,17 @@ def platforms_of(listing: dict) -> dict[str, str]:
 class Registry:
     """A registry on 127.0.0.1 that can be stopped and started again with the same content."""
 
-    def __init__(self, folder: Path, port: int | None = None):
+    def __init__(self, folder: Path, port: int | None = None, private: bool = False):
         if not shutil.which("docker-registry"):
             pytest.fail("the publishing tests need Debian's docker-registry (apt-get install docker-registry)")
         self.port = port or free_port()
         self.config = folder / "registry.yml"
         self.config.write_text(REGISTRY_CONFIG.format(root=folder / "data", port=self.port))
+        self.private = private
+        if private:
+            (folder / "accounts").write_text("")
+            with self.config.open("a") as config:
+                config.write(PRIVATE.format(accounts=folder / "accounts"))
         self.log = folder / "registry.log"
         self.process: subprocess.Popen | None = None
 
@@ -50,7 +60,8 @@ class Registry:
         with self.log.open("a") as log:
             self.process = subprocess.Popen(["docker-registry", "serve", str(self.config)], stdout=log,
                                             stderr=subprocess.STDOUT)
-        wait_for_url(f"{self.url}/v2/", timeout=30, process=self.process, explain=self.log.read_text)
+        wait_for_url(f"{self.url}/v2/", timeout=30, process=self.process, explain=self.log.read_text,
+                     status=401 if self.private else 200)
 
     def stop(self) -> None:
         if self.process:
