@@ -8,6 +8,7 @@ difference, because a local image is used without pulling.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import json
@@ -129,28 +130,34 @@ def build_python_standin(version: str, tag: str, arch: str = "amd64") -> None:
             stdout=subprocess.DEVNULL)
 
 
+@contextlib.contextmanager
+def made_once(tag: str):
+    """Held while one process makes the image tag: a second process asking for it (.ci/run makes the base
+    images early, in the background) waits for the first one's, then finds it made."""
+    name = "".join(char if char.isalnum() else "-" for char in tag)
+    with Path(tempfile.gettempdir(), f"jupyter-course-{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def ensure_python_base(version: str) -> str:
     """Make python:<version>-slim available: present, pulled, or a stand-in."""
     tag = f"python:{version}-slim"
-    # A real image has no stand-in label and is kept; an outdated stand-in is rebuilt.
-    if image_exists(tag) and standin_is_current(tag, version):
-        return tag
-    if os.environ.get("JUPYTER_COURSE_NO_PULL") != "1" and try_pull(tag):
-        return tag
-    print(f"{tag} cannot be pulled (no registry reachable): building a stand-in from Debian packages")
-    build_python_standin(version, tag)
+    with made_once(tag):
+        # A real image has no stand-in label and is kept; an outdated stand-in is rebuilt.
+        if image_exists(tag) and standin_is_current(tag, version):
+            return tag
+        if os.environ.get("JUPYTER_COURSE_NO_PULL") != "1" and try_pull(tag):
+            return tag
+        print(f"{tag} cannot be pulled (no registry reachable): building a stand-in from Debian packages")
+        build_python_standin(version, tag)
     return tag
 
 
 def python_standin(version: str, arch: str) -> str:
-    """A stand-in for python:<version>-slim of the given architecture, under a name of its own.
-
-    Made once: a second process asking for it (.ci/run starts the arm64 one early, in the
-    background) waits for the first one's.
-    """
+    """A stand-in for python:<version>-slim of the given architecture, under a name of its own."""
     tag = f"jupyter-course-standin/python:{version}-slim-{arch}"
-    with Path(tempfile.gettempdir(), "jupyter-course-standin.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with made_once(tag):
         if not (image_exists(tag) and standin_is_current(tag, version, arch)):
             build_python_standin(version, tag, arch)
     return tag
@@ -169,12 +176,6 @@ def mirror_python_base(mirror: str, version: str, amd64: str) -> None:
         *(f"{name}:{version}-slim-{arch}" for arch in sources), capture_output=True)
 
 
-if __name__ == "__main__":
-    # python -m tests.support.base_images arm64: the stand-in for the default Python of that architecture.
-    default_python = json.loads(Path(__file__).parents[2].joinpath("cookiecutter.json").read_text())["python_version"]
-    print(python_standin(default_python, sys.argv[1]))
-
-
 def debian_machine(tag: str, dockerfile: str) -> str:
     """A Debian machine made once per engine from a Dockerfile that may COPY this network's CA bundle.
 
@@ -188,3 +189,14 @@ def debian_machine(tag: str, dockerfile: str) -> str:
             subprocess.run(["docker", "build", "--quiet", "--tag", tag, context], check=True,
                            capture_output=True, timeout=1200)
     return tag
+
+
+if __name__ == "__main__":
+    # python -m tests.support.base_images amd64: python:<version>-slim for every Python the suite builds a
+    # course of; ... arm64: the stand-in for the default Python of that architecture.
+    default_python = json.loads(Path(__file__).parents[2].joinpath("cookiecutter.json").read_text())["python_version"]
+    if sys.argv[1] == "amd64":
+        for version in DEBIAN_SUITE_FOR_PYTHON:
+            print(ensure_python_base(version))
+    else:
+        print(python_standin(default_python, sys.argv[1]))
