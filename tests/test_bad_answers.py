@@ -11,7 +11,7 @@ import pytest
 from cookiecutter.exceptions import FailedHookException
 from cookiecutter.main import cookiecutter
 
-from hooks import pre_gen_project as pre
+from hooks import answer_rules as rules
 from tests.support.answers import (
     DEFAULT_ANSWERS,
     DEFAULT_SLUG,
@@ -107,8 +107,8 @@ BAD_ANSWERS = {
 
 @pytest.mark.parametrize(("answers", "message"), BAD_ANSWERS.values(), ids=BAD_ANSWERS.keys())
 def test_bad_answer_is_refused_with_a_clear_message(answers, message):
-    with pytest.raises(pre.InvalidAnswer) as refused:
-        pre.check_answers(hook_answers(**answers))
+    with pytest.raises(rules.InvalidAnswer) as refused:
+        rules.check_answers(hook_answers(**answers))
     assert str(refused.value).startswith(message)
 
 

@@ -22,7 +22,7 @@ from tests.support.git import git
 
 
 def test_default_answers_are_valid():
-    pre.check_answers(hook_answers())
+    rules.check_answers(hook_answers())
 
 
 @pytest.mark.parametrize(
@@ -49,20 +49,20 @@ def test_packages_are_split_into_requirements(packages, expected):
          "index-url-option", "editable", "path", "direct-reference", "space-in-specifier"],
 )
 def test_packages_that_are_not_plain_requirements_are_rejected(packages):
-    with pytest.raises(pre.InvalidAnswer, match="packages"):
-        pre.check_packages(packages)
+    with pytest.raises(rules.InvalidAnswer, match="packages"):
+        rules.check_packages(packages)
 
 
 @pytest.mark.parametrize("slug", ["a/b", "..", "../escape", "Upper", "with space", "trailing-", "", "a--b"])
 def test_bad_slugs_are_rejected(slug):
-    with pytest.raises(pre.InvalidAnswer, match="project_slug"):
-        pre.check_slug(slug)
+    with pytest.raises(rules.InvalidAnswer, match="project_slug"):
+        rules.check_slug(slug)
 
 
 @pytest.mark.parametrize("question", rules.yes_no_questions())
 def test_every_yes_no_question_of_cookiecutter_json_refuses_other_answers(question):
-    with pytest.raises(pre.InvalidAnswer, match=f"{question} 'maybe' must be yes or no"):
-        pre.check_answers(hook_answers(**{question: "maybe"}))
+    with pytest.raises(rules.InvalidAnswer, match=f"{question} 'maybe' must be yes or no"):
+        rules.check_answers(hook_answers(**{question: "maybe"}))
 
 
 @pytest.mark.parametrize("apt", ["graphviz; rm -rf /", "$(id)", "a|b", "UPPER", "x", "curl\nwget", "tini-",
@@ -70,19 +70,19 @@ def test_every_yes_no_question_of_cookiecutter_json_refuses_other_answers(questi
                          ids=["semicolon", "command-substitution", "pipe", "uppercase", "too-short", "newline",
                               "trailing-minus-removes", "leading-minus"])
 def test_bad_apt_packages_are_rejected(apt):
-    with pytest.raises(pre.InvalidAnswer, match="apt_packages"):
-        pre.check_apt_packages(apt)
+    with pytest.raises(rules.InvalidAnswer, match="apt_packages"):
+        rules.check_apt_packages(apt)
 
 
 def test_apt_packages_may_be_empty_or_several():
-    pre.check_apt_packages("")
-    pre.check_apt_packages("graphviz  libgl1 g++ texlive-latex-base")
+    rules.check_apt_packages("")
+    rules.check_apt_packages("graphviz  libgl1 g++ texlive-latex-base")
 
 
 @pytest.mark.parametrize("port", ["80", "1023", "65536", "abc", "", "8888; rm"])
 def test_ports_outside_1024_65535_are_rejected(port):
-    with pytest.raises(pre.InvalidAnswer, match="jupyter_port"):
-        pre.check_port(port)
+    with pytest.raises(rules.InvalidAnswer, match="jupyter_port"):
+        rules.check_port(port)
 
 
 @pytest.mark.parametrize("port", ["\u0668\u0668\u0668\u0668", "\uff18\uff18\uff18\uff18", "\u00b2\u00b2\u00b2\u00b2",
@@ -90,13 +90,13 @@ def test_ports_outside_1024_65535_are_rejected(port):
                          ids=["arabic-indic-digits", "fullwidth-digits", "superscript-digits", "leading-zero",
                               "leading-space", "trailing-newline"])
 def test_ports_must_be_plain_ascii_digits(port):
-    with pytest.raises(pre.InvalidAnswer, match=r"jupyter_port .*\(digits 0-9, no leading zero\)"):
-        pre.check_port(port)
+    with pytest.raises(rules.InvalidAnswer, match=r"jupyter_port .*\(digits 0-9, no leading zero\)"):
+        rules.check_port(port)
 
 
 @pytest.mark.parametrize("port", ["1024", "8888", "65535"])
 def test_ports_inside_the_range_are_accepted(port):
-    pre.check_port(port)
+    rules.check_port(port)
 
 
 @pytest.mark.parametrize(
@@ -105,33 +105,33 @@ def test_ports_inside_the_range_are_accepted(port):
      ("jupyter-minimal-notebook", "3.14")],
 )
 def test_jupyter_stacks_without_that_python_tag_are_rejected(base, version):
-    with pytest.raises(pre.InvalidAnswer, match="no python-"):
-        pre.check_base_image(base, version, "")
+    with pytest.raises(rules.InvalidAnswer, match="no python-"):
+        rules.check_base_image(base, version, "")
 
 
 def test_custom_base_needs_an_image_reference():
-    pre.check_base_image("custom", "3.13", "registry.example.edu/mirror/python:3.13-slim")
-    with pytest.raises(pre.InvalidAnswer, match="custom_base_image"):
-        pre.check_base_image("custom", "3.13", "")
-    with pytest.raises(pre.InvalidAnswer, match="custom_base_image"):
-        pre.check_base_image("custom", "3.13", "python:3.13-slim\nRUN id")
+    rules.check_base_image("custom", "3.13", "registry.example.edu/mirror/python:3.13-slim")
+    with pytest.raises(rules.InvalidAnswer, match="custom_base_image"):
+        rules.check_base_image("custom", "3.13", "")
+    with pytest.raises(rules.InvalidAnswer, match="custom_base_image"):
+        rules.check_base_image("custom", "3.13", "python:3.13-slim\nRUN id")
 
 
 def test_custom_image_answer_without_custom_base_is_rejected():
-    with pytest.raises(pre.InvalidAnswer, match="only used with base_image=custom"):
-        pre.check_base_image("python-slim", "3.13", "python:3.13-slim")
+    with pytest.raises(rules.InvalidAnswer, match="only used with base_image=custom"):
+        rules.check_base_image("python-slim", "3.13", "python:3.13-slim")
 
 
 @pytest.mark.parametrize("registry", ["ghcr.io/Your-Org", "ghcr.io/org/", "ghcr.io/org\nx", "https://ghcr.io/x"])
 def test_bad_registries_are_rejected(registry):
-    with pytest.raises(pre.InvalidAnswer, match="image_registry"):
-        pre.check_registry(registry)
+    with pytest.raises(rules.InvalidAnswer, match="image_registry"):
+        rules.check_registry(registry)
 
 
 @pytest.mark.parametrize("text", ["line\nbreak", "tab\there", "escape\x1b[31m"])
 def test_free_text_must_be_one_line(text):
-    with pytest.raises(pre.InvalidAnswer, match="course_name"):
-        pre.check_answers(hook_answers(course_name=text))
+    with pytest.raises(rules.InvalidAnswer, match="course_name"):
+        rules.check_answers(hook_answers(course_name=text))
 
 
 INVISIBLE = {
@@ -150,14 +150,14 @@ INVISIBLE = {
 @pytest.mark.parametrize("text", INVISIBLE.values(), ids=INVISIBLE.keys())
 @pytest.mark.parametrize("answer", ["course_name", "instructor_name", "packages", "apt_packages"])
 def test_invisible_and_control_characters_are_refused(answer, text):
-    with pytest.raises(pre.InvalidAnswer, match=f"{answer} must be a single line of visible text: it contains U"):
-        pre.check_answers(hook_answers(**{answer: text}))
+    with pytest.raises(rules.InvalidAnswer, match=f"{answer} must be a single line of visible text: it contains U"):
+        rules.check_answers(hook_answers(**{answer: text}))
 
 
 def test_letters_accents_cjk_and_emoji_stay_welcome():
     # Including emoji joined by a zero-width joiner (woman teacher, technologist with a skin tone).
     teacher, technologist = "\U0001f469\u200d\U0001f3eb", "\U0001f468\U0001f3fd\u200d\U0001f4bb"
-    pre.check_answers(hook_answers(course_name=f"Données 数据科学 📊 {teacher} {technologist}",
+    rules.check_answers(hook_answers(course_name=f"Données 数据科学 📊 {teacher} {technologist}",
                                       instructor_name="Zoë Łukasz 李"))
 
 
@@ -171,13 +171,13 @@ def test_letters_accents_cjk_and_emoji_stay_welcome():
          "label-starts-with-hyphen", "quote"],
 )
 def test_emails_with_shell_or_dockerfile_syntax_are_refused(email):
-    with pytest.raises(pre.InvalidAnswer, match="instructor_email"):
-        pre.check_answers(hook_answers(instructor_email=email))
+    with pytest.raises(rules.InvalidAnswer, match="instructor_email"):
+        rules.check_answers(hook_answers(instructor_email=email))
 
 
 @pytest.mark.parametrize("email", ["ada@example.edu", "ada.lovelace+course@cs.uni-example.ac.uk", "a_b%c@x.io"])
 def test_real_email_addresses_are_accepted(email):
-    pre.check_email(email)
+    rules.check_email(email)
 
 
 @pytest.mark.parametrize(("registry", "message"), [
@@ -186,27 +186,27 @@ def test_real_email_addresses_are_accepted(email):
     ("true", "does not start with a registry host"),
 ])
 def test_registry_without_a_host_is_refused(registry, message):
-    with pytest.raises(pre.InvalidAnswer, match=message):
-        pre.check_registry(registry)
+    with pytest.raises(rules.InvalidAnswer, match=message):
+        rules.check_registry(registry)
 
 
 @pytest.mark.parametrize("registry", ["docker.io/ada", "localhost:5000/teach", "localhost/teach",
                                       "registry.example.edu:443/courses/cs101", "ghcr.io"])
 def test_registries_with_a_host_are_accepted(registry):
-    pre.check_registry(registry)
+    rules.check_registry(registry)
 
 
 @pytest.mark.parametrize(("answer", "length"), [("course_name", 121), ("project_slug", 64),
                                                 ("instructor_name", 121), ("packages", 2001)])
 def test_overlong_answers_are_refused_with_the_limit(answer, length):
     value = ("a" * length) if answer != "packages" else ("numpy " * 400)[:length]
-    with pytest.raises(pre.InvalidAnswer, match=f"{answer} is {length} characters long: at most {length - 1}"):
-        pre.check_answers(hook_answers(**{answer: value}))
+    with pytest.raises(rules.InvalidAnswer, match=f"{answer} is {length} characters long: at most {length - 1}"):
+        rules.check_answers(hook_answers(**{answer: value}))
 
 
 def test_longest_registry_and_slug_make_an_image_name_docker_accepts():
     registry = "registry.example.edu/" + "a" * (rules.MAX_LENGTH["image_registry"] - 21)
-    pre.check_registry(registry)
+    rules.check_registry(registry)
     assert len(f"{registry}/{'s' * rules.MAX_LENGTH['project_slug']}") <= rules.MAX_IMAGE_NAME
 
 
@@ -222,24 +222,24 @@ DERIVED_OVERRIDES = {
 @pytest.mark.parametrize("changes", DERIVED_OVERRIDES.values(), ids=DERIVED_OVERRIDES.keys())
 def test_private_values_given_as_answers_are_refused(changes):
     name = next(iter(changes))
-    with pytest.raises(pre.InvalidAnswer, match=f"{name} is derived from the other answers and cannot be set"):
-        pre.check_answers(hook_answers(**changes))
+    with pytest.raises(rules.InvalidAnswer, match=f"{name} is derived from the other answers and cannot be set"):
+        rules.check_answers(hook_answers(**changes))
 
 
 @pytest.mark.parametrize("major", ["6\nnumpy", "x", "", 0, 100, True, 6.5])
 def test_jupyterhub_major_must_be_a_number(major):
-    with pytest.raises(pre.InvalidAnswer, match="_jupyterhub_version"):
-        pre.check_answers(hook_answers(_jupyterhub_version=major))
+    with pytest.raises(rules.InvalidAnswer, match="_jupyterhub_version"):
+        rules.check_answers(hook_answers(_jupyterhub_version=major))
 
 
 @pytest.mark.parametrize("major", ["6", 6], ids=["text", "yaml-number"])
 def test_jupyterhub_major_may_be_written_as_a_number(major):
-    pre.check_answers(hook_answers(_jupyterhub_version=major))
+    rules.check_answers(hook_answers(_jupyterhub_version=major))
 
 
 @pytest.mark.parametrize("url", ["", "https://hub.example.edu", "https://hub.cs.example.edu:8443/hub/"])
 def test_a_hub_address_may_be_empty_or_a_plain_https_address(url):
-    pre.check_answers(hook_answers(hub_url=url))
+    rules.check_answers(hook_answers(hub_url=url))
 
 
 @pytest.mark.parametrize("url", ["http://hub.example.edu", "hub.example.edu", "https://hub.example.edu/?next=x",
@@ -247,19 +247,19 @@ def test_a_hub_address_may_be_empty_or_a_plain_https_address(url):
                                  "https://hub.example.edu)\n# injected", "https://hub.example.edu/a b"],
                          ids=["plain-http", "no-scheme", "query", "password", "markdown-link", "new-heading", "space"])
 def test_a_hub_address_that_is_not_a_plain_https_address_is_refused(url):
-    with pytest.raises(pre.InvalidAnswer, match=r"^hub_url "):
-        pre.check_answers(hook_answers(hub_url=url))
+    with pytest.raises(rules.InvalidAnswer, match=r"^hub_url "):
+        rules.check_answers(hook_answers(hub_url=url))
 
 
 def test_a_hub_address_needs_a_jupyterhub_ready_image():
-    with pytest.raises(pre.InvalidAnswer, match="^hub_url names a hub, but jupyterhub is no"):
-        pre.check_answers(hook_answers(hub_url="https://hub.example.edu", jupyterhub=False))
+    with pytest.raises(rules.InvalidAnswer, match="^hub_url names a hub, but jupyterhub is no"):
+        rules.check_answers(hook_answers(hub_url="https://hub.example.edu", jupyterhub=False))
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:8765/simple", "http://localhost:3141/root/pytorch",
                                  "https://mirror.example.edu/pytorch/whl/cpu", "https://download.pytorch.org/whl/cpu"])
 def test_pytorch_cpu_index_accepts_index_addresses(url):
-    pre.check_answers(hook_answers(_pytorch_cpu_index=url))
+    rules.check_answers(hook_answers(_pytorch_cpu_index=url))
 
 
 @pytest.mark.parametrize("url", ['https://x.example/"\nexplicit = false', "ftp://x.example/cpu", "x.example/cpu",
@@ -268,8 +268,8 @@ def test_pytorch_cpu_index_accepts_index_addresses(url):
                          ids=["toml-injection", "ftp", "no-scheme", "fragment", "space", "empty", "plain-http",
                               "plain-http-lookalike"])
 def test_pytorch_cpu_index_refuses_what_is_not_an_index_address(url):
-    with pytest.raises(pre.InvalidAnswer, match="_pytorch_cpu_index .* must be the address of a package index"):
-        pre.check_answers(hook_answers(_pytorch_cpu_index=url))
+    with pytest.raises(rules.InvalidAnswer, match="_pytorch_cpu_index .* must be the address of a package index"):
+        rules.check_answers(hook_answers(_pytorch_cpu_index=url))
 
 
 @pytest.mark.parametrize(
@@ -293,7 +293,7 @@ def test_a_course_without_gpus_takes_each_of_its_pytorch_packages_once_from_the_
 
 
 def test_awkward_but_valid_free_text_is_accepted():
-    pre.check_answers(hook_answers(course_name='Ciência de "Dados" — l\'été \\ $HOME 📊',
+    rules.check_answers(hook_answers(course_name='Ciência de "Dados" — l\'été \\ $HOME 📊',
                                       instructor_name="Zoë O'Brien-Łukasz"))
 
 
