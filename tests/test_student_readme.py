@@ -124,6 +124,17 @@ def test_a_refused_download_stops_at_once_with_the_message_the_readme_names_and_
     assert not engine().images.list(name=f"127.0.0.1:{private.port}/teach/{course.path.name}")
 
 
+@pytest.mark.parametrize(("repository", "binder"), [
+    ("https://github.com/ada-teaches/intro-course", "open <https://mybinder.org/v2/gh/ada-teaches/intro-course/HEAD>"),
+    ("https://github.com/ada-teaches/intro-course.git/", "open <https://mybinder.org/v2/gh/ada-teaches/intro-course/HEAD>"),
+    ("https://git.example.edu/teach/intro-course", "your instructor can give you a Binder link"),
+], ids=["github", "github-with-dot-git", "other-git-server"])
+def test_students_without_docker_get_the_courses_binder_link_when_it_is_on_github(bake_static, repository, binder):
+    course = bake_static({"image_registry": "registry.example.edu/teach", "repository_url": repository})
+    routes = (course / "README.md").read_text().split("\n## If Docker cannot run on your computer\n", 1)[1]
+    assert f"- **Binder**: {binder}" in routes.split("\n## ", 1)[0]
+
+
 def test_a_course_with_a_hub_gives_its_address_to_students_without_docker(bake_static, readme):
     hub = (bake_static({"hub_url": "https://hub.cs.example.edu"}) / "README.md").read_text()
     routes = hub.split("\n## If Docker cannot run on your computer\n", 1)[1].split("\n## ", 1)[0]
