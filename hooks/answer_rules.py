@@ -93,10 +93,12 @@ INDEX_URL = re.compile(
 # Where students clone the course from: https, a host, then path characters
 # only. No user name or password (the address is printed in the students'
 # README), no query or fragment.
-REPOSITORY_URL = re.compile(r"https://[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::[0-9]+)?(?:/[A-Za-z0-9._~%+-]+)+/?")
+_HTTPS_HOST = r"https://[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::[0-9]+)?"
+_PATH_SEGMENT = r"/[A-Za-z0-9._~%+-]+"
+REPOSITORY_URL = re.compile(rf"{_HTTPS_HOST}(?:{_PATH_SEGMENT})+/?")
 # The department's hub, printed as a link in the students' README: the same
 # characters, a path not required.
-HUB_URL = re.compile(r"https://[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::[0-9]+)?(?:/[A-Za-z0-9._~%+-]+)*/?")
+HUB_URL = re.compile(rf"{_HTTPS_HOST}(?:{_PATH_SEGMENT})*/?")
 
 # Longest answers accepted: a slug is also a DNS label (compose network names,
 # Kubernetes), and Docker refuses image names (<registry>/<slug>) over 255
