@@ -16,6 +16,7 @@ import requests
 
 from tests.support.course import Course
 from tests.support.engine import engine, free_port
+from tests.support.matrices import makefile_image
 from tests.support.registry import Registry
 
 MAIN_PATH = ["Before you start (once)", "1. Get the course files (once)", "2. Start", "3. Open", "4. Stop",
@@ -31,6 +32,11 @@ def readme(bake_static) -> str:
 
 def troubleshooting(readme: str) -> str:
     return readme.split("\n## Troubleshooting\n", 1)[1]
+
+
+def routes_without_docker(readme: str) -> str:
+    """The section for students whose computer cannot run Docker."""
+    return readme.split("\n## If Docker cannot run on your computer\n", 1)[1].split("\n## ", 1)[0]
 
 
 def test_the_main_path_comes_first_and_in_order(readme):
@@ -121,7 +127,7 @@ def test_a_refused_download_stops_at_once_with_the_message_the_readme_names_and_
     assert "`no basic auth credentials`" in troubleshooting(readme)
     # Nothing was built instead: no build step started, and no image has the course's name.
     assert "load build definition" not in up.stdout + up.stderr
-    assert not engine().images.list(name=f"127.0.0.1:{private.port}/teach/{course.path.name}")
+    assert not engine().images.list(name=makefile_image(course.path))
 
 
 @pytest.mark.parametrize(("repository", "binder"), [
@@ -131,15 +137,14 @@ def test_a_refused_download_stops_at_once_with_the_message_the_readme_names_and_
 ], ids=["github", "github-with-dot-git", "other-git-server"])
 def test_students_without_docker_get_the_courses_binder_link_when_it_is_on_github(bake_static, repository, binder):
     course = bake_static({"image_registry": "registry.example.edu/teach", "repository_url": repository})
-    routes = (course / "README.md").read_text().split("\n## If Docker cannot run on your computer\n", 1)[1]
-    assert f"- **Binder**: {binder}" in routes.split("\n## ", 1)[0]
+    assert f"- **Binder**: {binder}" in routes_without_docker((course / "README.md").read_text())
 
 
 def test_a_course_with_a_hub_gives_its_address_to_students_without_docker(bake_static, readme):
     hub = (bake_static({"hub_url": "https://hub.cs.example.edu"}) / "README.md").read_text()
-    routes = hub.split("\n## If Docker cannot run on your computer\n", 1)[1].split("\n## ", 1)[0]
-    assert "- **Your department's JupyterHub**: open <https://hub.cs.example.edu> and log in." in routes
-    assert "if your instructor names one" in readme
+    assert ("- **Your department's JupyterHub**: open <https://hub.cs.example.edu> and log in."
+            in routes_without_docker(hub))
+    assert "if your instructor names one" in routes_without_docker(readme)
 
 
 def unpacked_zip(course: Path, folder: Path) -> Path:
