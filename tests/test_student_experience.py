@@ -327,22 +327,36 @@ def test_make_test_passes_and_writes_what_the_course_needs_into_the_students_rea
 
 
 # Files of the course's packages (and of Jupyter Server), and the image's own
-# course_* modules, that have no bytecode, test suites aside: each would be
-# compiled again at every import, since the student cannot write to /opt/venv.
+# course_* modules, without bytecode this Python uses, test suites aside: no
+# file, or one that records another modification time or size than the source
+# has (Python's own check); each would be compiled again at every import,
+# since the student cannot write to /opt/venv.
 UNCOMPILED = """
 import glob, importlib.util, os, re, sysconfig
 from importlib.metadata import distribution
 from packaging.requirements import Requirement
+
+def compiled(path):
+    try:
+        header = open(importlib.util.cache_from_source(path), "rb").read(16)
+    except FileNotFoundError:
+        return False
+    if int.from_bytes(header[4:8], "little"):  # hash-based: valid while the source is unchanged
+        return True
+    source = os.stat(path)
+    return header[8:16] == (int(source.st_mtime) & 0xFFFFFFFF).to_bytes(4, "little") + (
+        source.st_size & 0xFFFFFFFF).to_bytes(4, "little")
+
 lines = [line.split("#")[0].strip() for line in open("/opt/course/requirements.in")]
 names = [Requirement(line).name for line in lines if line and not line.startswith("-")]
 for name in [*names, "jupyter-server"]:
     for file in distribution(name).files or []:
         path = file.locate()
         if file.suffix == ".py" and not re.search(r"/tests?/", "/" + str(file)) and path.exists():
-            if not os.path.exists(importlib.util.cache_from_source(str(path))):
+            if not compiled(str(path)):
                 print(name, file)
 for path in glob.glob(sysconfig.get_paths()["purelib"] + "/course_*.py"):
-    if not os.path.exists(importlib.util.cache_from_source(path)):
+    if not compiled(path):
         print("the image's own", path)
 """
 

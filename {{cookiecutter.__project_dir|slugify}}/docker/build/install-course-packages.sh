@@ -1,7 +1,12 @@
 #!/bin/bash
-# Installs the course's packages into /opt/venv, on top of the Jupyter layer,
-# during the image build (see the Dockerfile):
-#   install-course-packages.sh REQUIREMENTS CACHE-DIR [--sources PYPROJECT] [uv venv options]
+# Installs the course's packages during the image build (see the Dockerfile):
+#   install-course-packages.sh REQUIREMENTS CACHE-DIR OUT [--sources PYPROJECT] [uv venv options]
+#     writes under OUT the files the course's packages add to /opt/venv (the
+#     Jupyter layer), at their places in /opt/venv; the next stage
+#     byte-compiles them, and the image copies them into /opt/venv.
+#   install-course-packages.sh --check REQUIREMENTS [--sources PYPROJECT]
+#     checks that /opt/venv now matches REQUIREMENTS exactly, offline, from
+#     the cache the first form filled.
 #
 # --sources: a pyproject.toml whose [tool.uv.sources] sent packages to another
 # index when REQUIREMENTS was pinned (pytorch-cpu/); they are installed from
@@ -9,14 +14,23 @@
 #
 # CACHE-DIR is a build cache mount that keeps the environment this course
 # built last time, one per architecture and Python. uv changes only what
-# REQUIREMENTS changed there, only new files are byte-compiled, and only the
-# files the Jupyter layer does not have are copied into /opt/venv. With an
-# empty cache (a first build, CI) the same steps install everything.
+# REQUIREMENTS changed there, and only the files the Jupyter layer does not
+# have are written to OUT. With an empty cache (a first build, CI) the same
+# steps install everything.
 set -euo pipefail
 
+check=
+if [ "$1" = --check ]; then
+    check=yes
+    shift
+fi
 requirements=$1
-cache=$2
-shift 2
+shift
+if [ -z "$check" ]; then
+    cache=$1
+    out=$2
+    shift 2
+fi
 sources=
 if [ "${1:-}" = --sources ]; then
     sources=$2
@@ -24,7 +38,6 @@ if [ "${1:-}" = --sources ]; then
 fi
 uv=/opt/uv/bin/uv
 target=/opt/venv
-build="$cache/$(uname -m)-python$(python3 -c 'import platform; print(platform.python_version())')"
 
 sync() {
     if [ -n "$sources" ]; then
@@ -35,6 +48,13 @@ sync() {
         "$uv" pip sync --require-hashes --link-mode copy --cache-dir /var/cache/uv "$@" "$requirements"
     fi
 }
+
+if [ -n "$check" ]; then
+    sync --python "$target/bin/python" --offline
+    exit
+fi
+
+build="$cache/$(uname -m)-python$(python3 -c 'import platform; print(platform.python_version())')"
 
 # Paths (./lib/...) in the cached environment that /opt/venv does not have.
 course_files() {
@@ -67,16 +87,7 @@ fi
 sync --python "$build/bin/python" "${reinstall[@]}"
 cp "$requirements" "$record"
 
-# Byte-compile the course's code so that imports in notebooks are fast. Not
-# the packages' own test suites, which no notebook imports (a third of the
-# code); files that are not valid Python (templates some packages ship) stay
-# as they are, hence no failure here.
-course_files | grep '\.py$' | grep -Ev '/tests?/' \
-    | (cd "$build" && "$build/bin/python" -m compileall -qq -j 0 -i -) || true
-
-# Listed again: the .pyc files just written are course files too.
-course_files | tar -C "$build" -cf - -T - | tar -C "$target" -xf -
-
-# /opt/venv now matches REQUIREMENTS exactly; this only checks it, from the
-# cache the first sync filled.
-sync --python "$target/bin/python" --offline
+# The course's files, compiled in the next stage; bytecode an earlier build
+# left in the cache is kept out: that stage writes what is current.
+mkdir -p "$out"
+course_files | { grep -v '\.pyc$' || true; } | tar -C "$build" -cf - -T - | tar -C "$out" -xf -
