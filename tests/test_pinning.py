@@ -20,11 +20,22 @@ UNREACHABLE_INDEX = {"UV_DEFAULT_INDEX": "http://127.0.0.1:9/simple", "UV_HTTP_R
                      "PIP_INDEX_URL": "http://127.0.0.1:9/simple", "PIP_RETRIES": "0"}
 
 
+@pytest.fixture(scope="module")
+def requirements_for(tmp_path_factory):
+    """requirements.txt of a course with numpy and six, generated once per Python version in this module."""
+    made: dict[str, str] = {}
+
+    def _pinned(version: str) -> str:
+        if version not in made:
+            project = bake(tmp_path_factory.mktemp("pinned"), {"python_version": version, "packages": "numpy, six"})
+            made[version] = (project / "requirements.txt").read_text()
+        return made[version]
+    return _pinned
+
+
 @pytest.fixture(scope="module", params=["3.10", "3.13"], ids=lambda v: f"python-{v}")
-def pinned(request, tmp_path_factory):
-    project = bake(tmp_path_factory.mktemp("pinned"),
-                   {"python_version": request.param, "packages": "numpy, six"})
-    return request.param, (project / "requirements.txt").read_text()
+def pinned(request, requirements_for):
+    return request.param, requirements_for(request.param)
 
 
 def test_every_pin_carries_hashes(pinned):
@@ -71,9 +82,16 @@ def test_generation_says_in_one_line_what_it_pinned_as_make_lock_does(tmp_path, 
 
 
 @pytest.fixture(scope="module")
-def relocked(tmp_path_factory):
-    """A committed course, then tabulate added to requirements.in and `make lock` run: the project and its output."""
+def first_summary(tmp_path_factory):
+    """A course with six, as generated: its folder, and the summary and lock generation wrote."""
     project = bake(tmp_path_factory.mktemp("relocked"), {"packages": "six"})
+    return project, (project / "requirements-summary.md").read_text(), (project / "requirements.txt").read_text()
+
+
+@pytest.fixture(scope="module")
+def relocked(first_summary):
+    """That course committed, then tabulate added to requirements.in and `make lock` run: the project and its output."""
+    project, _, _ = first_summary
     git("init", "--quiet", "--initial-branch=main", cwd=project)
     git("add", "--all", cwd=project)
     git("commit", "--quiet", "-m", "Course", cwd=project)
@@ -99,10 +117,9 @@ def test_make_lock_prints_a_summary_and_what_changed_not_the_whole_file(relocked
     assert [line for line in lines if line.startswith("  ")] == [f"  + tabulate=={tabulate}"]
 
 
-def test_generation_writes_the_summary_a_pull_request_shows(tmp_path):
-    project = bake(tmp_path, {"packages": "six"})
-    summary = (project / "requirements-summary.md").read_text()
-    six = pins((project / "requirements.txt").read_text(), DEFAULT_ANSWERS["python_version"], "x86_64")["six"]
+def test_generation_writes_the_summary_a_pull_request_shows(first_summary):
+    _, summary, requirements = first_summary
+    six = pins(requirements, DEFAULT_ANSWERS["python_version"], "x86_64")["six"]
     asked = summary.split("## Asked for by the course (`requirements.in`)", 1)[1].split("\n## ", 1)[0]
     assert f"| six | {six} | MIT | nothing more |" in asked
     assert "The first lock." in summary
@@ -119,12 +136,10 @@ def test_make_lock_rewrites_the_summary_with_what_a_new_package_changed(relocked
     assert git("diff", "--stat", "--", "requirements-summary.md", cwd=project).stdout.strip()
 
 
-def test_pins_follow_the_python_version(tmp_path):
+def test_pins_follow_the_python_version(requirements_for):
     # numpy 2.3 dropped Python 3.10, so a 3.10 course gets an older numpy.
-    low = bake(tmp_path / "a", {"python_version": "3.10", "packages": "numpy"})
-    high = bake(tmp_path / "b", {"python_version": "3.13", "packages": "numpy"})
-    numpy_low = pins((low / "requirements.txt").read_text(), "3.10", "x86_64")["numpy"]
-    numpy_high = pins((high / "requirements.txt").read_text(), "3.13", "x86_64")["numpy"]
+    numpy_low = pins(requirements_for("3.10"), "3.10", "x86_64")["numpy"]
+    numpy_high = pins(requirements_for("3.13"), "3.13", "x86_64")["numpy"]
     assert Version(numpy_low) < Version("2.3") <= Version(numpy_high)
 
 
