@@ -368,6 +368,21 @@ def test_grading_records_the_image_by_id_and_otters_version_from_the_lock(graded
     assert record["limits"]["network"] == "none"
 
 
+def test_make_grade_grades_one_file_per_cpu_at_once_and_reports_them_in_order(graded, submissions):
+    _, results, output, _ = graded
+    assert json.loads((results / "grading.json").read_text())["limits"]["at_once"] == os.cpu_count()
+    reported = [line.split(":", 1)[0].strip() for line in output.splitlines() if line.startswith("  ")]
+    assert reported == sorted(path.name for path in submissions.iterdir())
+
+
+def test_a_number_of_jobs_that_is_not_one_or_more_is_refused_before_grading(course, masters, submissions, tmp_path):
+    refused = make("grade", f"ASSIGNMENT={EXAMPLE}", f"SUBMISSIONS={submissions}", f"RESULTS={tmp_path / 'grades'}",
+                   "GRADING_JOBS=0", cwd=course, check=False)
+    assert refused.returncode != 0
+    assert "GRADING_JOBS must be a whole number of 1 or more, not '0'" in refused.stderr
+    assert not (tmp_path / "grades").exists()
+
+
 def test_grading_the_same_submission_again_gives_the_same_row(graded, course, submissions, tmp_path):
     rows, _, _, _ = graded
     again = tmp_path / "again"

@@ -21,6 +21,7 @@ import tarfile
 import tempfile
 import uuid
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -301,8 +302,9 @@ def otter_version(image_id: str) -> str:
 
 
 def grade(
-    masters: Path, name: str, image: str, submissions: Path, results: Path, limits: Limits
+    masters: Path, name: str, image: str, submissions: Path, results: Path, limits: Limits, jobs: int = 1
 ) -> list[Outcome]:
+    """Grade every file, jobs containers at a time (each has its own limits), reported in the files' order."""
     master = master_of(masters, name)
     autograder = master.parent / AUTOGRADER
     if not autograder.is_file():
@@ -311,14 +313,17 @@ def grade(
     identity = image_identity(image_reference(image))
     points = points_of(autograder)
     outcomes = []
-    for submission in files:
-        outcome = grade_one(identity["id"], autograder, submission, limits, points)
-        print(
-            f"  {submission.name}: {outcome.score:g} of {outcome.maximum:g}"
-            + (f" ({outcome.failure})" if outcome.failure else ""),
-            flush=True,
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        graded = pool.map(
+            lambda submission: grade_one(identity["id"], autograder, submission, limits, points), files
         )
-        outcomes.append(outcome)
+        for submission, outcome in zip(files, graded, strict=True):
+            print(
+                f"  {submission.name}: {outcome.score:g} of {outcome.maximum:g}"
+                + (f" ({outcome.failure})" if outcome.failure else ""),
+                flush=True,
+            )
+            outcomes.append(outcome)
     write_results(
         results,
         name,
@@ -335,6 +340,7 @@ def grade(
                 "cpus": limits.cpus,
                 "processes": limits.pids,
                 "network": "none",
+                "at_once": jobs,
             },
         },
     )
@@ -398,6 +404,12 @@ def check(masters: Path, image: str, limits: Limits) -> bool:
     return passed
 
 
+def at_least_one(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"GRADING_JOBS must be a whole number of 1 or more, not {text!r}")
+    return int(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     # The Makefile's variables arrive through the environment, never pasted into a command.
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -411,6 +423,10 @@ def main(argv: list[str] | None = None) -> int:
         "--timeout", type=float, default=float(os.environ.get("GRADING_TIMEOUT") or Limits.timeout)
     )
     parser.add_argument("--memory", default=os.environ.get("GRADING_MEMORY") or Limits.memory)
+    # One container per CPU: each is limited to one.
+    parser.add_argument(
+        "--jobs", type=at_least_one, default=os.environ.get("GRADING_JOBS") or os.cpu_count() or 1
+    )
     arguments = parser.parse_args(argv)
     limits = Limits(timeout=arguments.timeout, memory=arguments.memory)
     try:
@@ -426,7 +442,8 @@ def main(argv: list[str] | None = None) -> int:
                 )
             results = Path(arguments.results) if arguments.results else master.parent / "grades"
             grade(
-                masters, arguments.assignment, arguments.image, Path(arguments.submissions), results, limits
+                masters, arguments.assignment, arguments.image, Path(arguments.submissions), results, limits,
+                arguments.jobs,
             )
         else:
             return 0 if check(masters, arguments.image, limits) else 1
