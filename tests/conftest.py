@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
+from docker.errors import DockerException
 from playwright.sync_api import sync_playwright
 
 from tests.support.answers import SKIP_LOCK, bake_with
@@ -16,6 +18,27 @@ from tests.support.engine import docker, docker_objects, remove_image
 from tests.support.matrices import CHECKED_STATICALLY, answers_for, image_of
 from tests.support.registry import Registry
 
+# The engine tests run in two lanes at once, beside the engine-free tests (pyproject.toml's `-n 3 --dist loadgroup`):
+# a lane is one pytest-xdist worker, whose modules run in order and share its session's fixtures. The courses of
+# BUILT_COURSES are built and started by name (image tag, compose project), so every module that uses them, or the
+# default course's own name, runs in one lane; the modules that make courses of their own run in the other.
+BUILT_COURSES_LANE, OWN_COURSES_LANE = "built-courses", "own-courses"
+DEFAULT_COURSE_NAME_USERS = {"test_instructor_machine", "test_published_for_apple_silicon"}
+
+
+def lane_of(item: pytest.Item) -> str | None:
+    """The lane of an engine or index test; None for an engine-free test, which any worker may run."""
+    if not (item.get_closest_marker("docker") or item.get_closest_marker("network")):
+        return None
+    if "built_course" in item.fixturenames or item.module.__name__.rpartition(".")[2] in DEFAULT_COURSE_NAME_USERS:
+        return BUILT_COURSES_LANE
+    return OWN_COURSES_LANE
+
+
+def pytest_itemcollected(item):
+    if lane := lane_of(item):
+        item.add_marker(pytest.mark.xdist_group(lane))
+
 
 @pytest.hookimpl(trylast=True)  # after pytest has grouped the tests by their fixtures' parameters
 def pytest_collection_modifyitems(items):
@@ -23,7 +46,7 @@ def pytest_collection_modifyitems(items):
 
     A stable sort: within each tier the modules keep their order, so their fixtures are still shared.
     """
-    items.sort(key=lambda item: bool(item.get_closest_marker("docker") or item.get_closest_marker("network")))
+    items.sort(key=lambda item: lane_of(item) is not None)
 
 
 @pytest.fixture(scope="session")
@@ -44,21 +67,6 @@ def docker_engine() -> None:
     compose = subprocess.run(["docker", "compose", "version"], capture_output=True, text=True)
     if compose.returncode != 0:
         pytest.fail("these tests need the Docker Compose v2 plugin (`docker compose`)")
-
-
-@pytest.fixture(scope="session", autouse=True)
-def nothing_left_behind(request):
-    """Fail the run if its engine tests leave containers, networks, volumes or course images in the engine.
-
-    A run without engine tests (the fast loop) never asks the engine: what other work holds there is not its own.
-    """
-    if not any(item.get_closest_marker("docker") for item in request.session.items):
-        yield
-        return
-    before = docker_objects()
-    yield
-    left = sorted(docker_objects() - before)
-    assert not left, f"the tests left these behind: {left}"
 
 
 @pytest.fixture(scope="module")
@@ -91,8 +99,8 @@ def python_base(docker_engine):
     return _ensure
 
 
-BUILT_THIS_SESSION: list[str] = []
-BUILD_SECONDS: list[float] = []
+# The courses this process built, with the seconds each build took.
+BUILT: dict[str, float] = {}
 
 
 @pytest.fixture(scope="session")
@@ -112,10 +120,9 @@ def built_course(cookies_session, python_base):
             started = time.monotonic()
             build = subprocess.run(["docker", "compose", "--progress=plain", "build"], cwd=project,
                                    capture_output=True, text=True, timeout=1800)
-            BUILD_SECONDS.append(time.monotonic() - started)
+            BUILT[name] = time.monotonic() - started
             assert build.returncode == 0, f"building {name} failed:\n{build.stdout}{build.stderr}"
             built[name] = project
-            BUILT_THIS_SESSION.append(name)
         return built[name]
 
     yield _build
@@ -131,17 +138,66 @@ def default_course(built_course):
     return built_course("default")
 
 
-def pytest_terminal_summary(terminalreporter):
-    """Say what this run did with the course combinations: which it built and ran, which it only generated."""
-    ran = {report.nodeid.split("::")[0] for reports in terminalreporter.stats.values() for report in reports
-           if getattr(report, "when", None) == "call"}
-    lines = [f"built and run in a real engine: {name}" for name in BUILT_THIS_SESSION]
-    if "tests/test_generation.py" in ran:
-        lines += [f"generated and linted, not built by the suite: {what} ({why})"
-                  for what, why in CHECKED_STATICALLY.items()]
-    if BUILD_SECONDS:
-        lines.append(f"course image builds: {len(BUILD_SECONDS)} in {sum(BUILD_SECONDS):.0f}s")
-    if lines:
-        terminalreporter.section("course combinations")
-        for line in lines:
-            terminalreporter.write_line(line)
+def pytest_configure(config):
+    if not hasattr(config, "workerinput"):  # the run itself (one process, or pytest-xdist's controller)
+        config.pluginmanager.register(WholeRun(), "whole-run")
+
+
+def pytest_sessionfinish(session):
+    if hasattr(session.config, "workeroutput"):  # a pytest-xdist worker hands its builds to the run
+        session.config.workeroutput["built"] = BUILT
+
+
+class WholeRun:
+    """What only the run as a whole can say, after all its workers: what its engine tests left in the engine
+    (which fails the run), and which course combinations it built and which it only generated.
+
+    A run without engine tests (the fast loop) never asks the engine: what other work holds there is not its own.
+    """
+
+    def __init__(self):
+        self.before: set[str] | None = None
+        self.left: list[str] = []
+        self.built = BUILT
+
+    def snapshot(self) -> None:
+        with contextlib.suppress(DockerException):  # no engine: the engine tests fail on their own
+            self.before = docker_objects()
+
+    def pytest_collection_finish(self, session):
+        if any(lane_of(item) for item in session.items):
+            self.snapshot()
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node, ids):
+        """The first worker's collection: no test has started yet."""
+        lanes = (f"@{BUILT_COURSES_LANE}", f"@{OWN_COURSES_LANE}")
+        if self.before is None and any(nodeid.endswith(lanes) for nodeid in ids):
+            self.snapshot()
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node, error):
+        self.built.update(getattr(node, "workeroutput", {}).get("built", {}))
+
+    def pytest_sessionfinish(self, session):
+        if self.before is not None:
+            self.left = sorted(docker_objects() - self.before)
+            if self.left:
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def pytest_terminal_summary(self, terminalreporter):
+        if self.left:
+            terminalreporter.section("left behind", red=True)
+            terminalreporter.write_line(f"the tests left these in the engine: {self.left}", red=True)
+        ran = {report.nodeid.split("::")[0] for reports in terminalreporter.stats.values() for report in reports
+               if getattr(report, "when", None) == "call"}
+        lines = [f"built and run in a real engine: {name}" for name in self.built]
+        if "tests/test_generation.py" in ran:
+            lines += [f"generated and linted, not built by the suite: {what} ({why})"
+                      for what, why in CHECKED_STATICALLY.items()]
+        if self.built:
+            lines.append(f"course image builds: {len(self.built)} in {sum(self.built.values()):.0f}s")
+        if lines:
+            terminalreporter.section("course combinations")
+            for line in lines:
+                terminalreporter.write_line(line)
