@@ -40,6 +40,15 @@ def pytest_itemcollected(item):
         item.add_marker(pytest.mark.xdist_group(lane))
 
 
+def pytest_collection_finish(session):
+    """In a pytest-xdist worker, each engine test must carry its lane, or the lanes would mix."""
+    if getattr(session.config.option, "loadgroup", False):
+        stray = [item.nodeid for item in session.items if lane_of(item) and "@" not in item.nodeid]
+        if stray:
+            raise pytest.UsageError(f"pytest-xdist put no lane on {len(stray)} engine tests, {stray[0]} first: "
+                                    "this pytest and pytest-xdist do not group tests (see pyproject.toml)")
+
+
 @pytest.hookimpl(trylast=True)  # after pytest has grouped the tests by their fixtures' parameters
 def pytest_collection_modifyitems(items):
     """The engine-free tests first (a broken hook fails in a minute), then those that need an engine or the index.
