@@ -100,8 +100,9 @@ QUESTION_FILES = {
     "include_ci": (".github",),
     "include_devcontainer": (".devcontainer",),
     "jupyterhub": ("deploy", "docker/container/course_pull.py"),
-    "desktop": ("docker/container/course_desktop.py", "docker/build/install-desktop.sh",
-                "docker/container/ipython_kernel_config.py", "docker/container/vncserver"),
+    "desktop": ("docker/container/course_desktop.py", "docker/container/course_desktop.html",
+                "docker/build/install-desktop.sh", "docker/build/install-novnc.py",
+                "docker/container/ipython_kernel_config.py"),
     "assignments": ("docker/instructor/assignments.py",),
 }
 # The assignments' masters (solutions, hidden tests): generated with the course,

@@ -273,7 +273,7 @@ def test_the_desktop_starts_for_a_uid_the_image_has_no_name_for(built_course):
         assert container.exec_run(["sh", "-c", X_SERVER_UID]).output.decode().strip() == "4321"
         assert container.exec_run(["id", "-un"]).exit_code != 0
         # Root on this rootful engine is refused, in one line, and the student's desktop is not marked as failed.
-        as_root = container.exec_run(["python", "-m", "course_desktop", "-rfbunixpath", "/tmp/root.socket"],
+        as_root = container.exec_run(["python", "-m", "course_desktop", "/tmp/root.socket"],
                                      user="0")
         assert as_root.exit_code == 1
         assert as_root.output.decode().strip() == ("course desktop: the desktop cannot start: it never runs as root. "

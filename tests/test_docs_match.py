@@ -166,6 +166,9 @@ def test_the_it_page_names_every_host_the_courses_files_reach(bake_static, answe
     pytorch = project / "pytorch-cpu" / "pyproject.toml"
     if pytorch.exists():
         hosts.add(re.search(r'url = "https?://([^/"]+)', pytorch.read_text()).group(1))
+    novnc = project / "docker/build/install-novnc.py"
+    if novnc.exists():
+        hosts.add(re.search(r'^URL = f?"https://([^/"]+)/', novnc.read_text(), re.MULTILINE).group(1))
     missing = {host for host in hosts if f"`{host}`" not in page}
     assert not missing, page
 

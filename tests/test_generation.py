@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import io
 import json
 import os
 import re
@@ -10,6 +11,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -211,8 +213,6 @@ def test_shell_scripts_pass_shellcheck(project):
     desktop = ["docker/build/install-desktop.sh"] if answers_of(project)["desktop"] else []
     assert scripts == ["docker/build/install-course-packages.sh", *desktop, "docker/build/lock-jupyter.sh",
                        "docker/container/start-course.sh", "docker/instructor/write-sizes.sh"]
-    if desktop:
-        scripts.append("docker/container/vncserver")
     if answers_of(project)["jupyterhub"]:
         scripts.append("deploy/jupyterhub/students-firewall.sh")
     result = subprocess.run(["shellcheck", *scripts], cwd=project, capture_output=True, text=True)
@@ -271,10 +271,9 @@ def test_requirements_include_jupyter_and_the_course_packages(project):
     hub = [f"jupyterhub>={major},<{int(major) + 1}", "nbgitpuller"] if answers["jupyterhub"] else []
     assert requirement_lines((project / "requirements.in").read_text()) == [
         "-r requirements-jupyter.in", *split_requirements(answers["packages"])]
-    desktop = ["jupyter-remote-desktop-proxy"] if answers["desktop"] else []
     otter = ["otter-grader"] if answers["assignments"] else []
     assert requirement_lines((project / "requirements-jupyter.in").read_text()) == [
-        "jupyterlab", "notebook", "ipykernel", "jupyter-server-proxy", *desktop, *otter, *hub, "pytest", "rfc3987"]
+        "jupyterlab", "notebook", "ipykernel", "jupyter-server-proxy", *otter, *hub, "pytest", "rfc3987"]
 
 
 def test_uv_toml_pins_for_both_architectures_with_hashes_for_the_course_python(project):
@@ -628,3 +627,21 @@ def test_a_python_licence_is_an_spdx_expression_only_when_it_is_one(course_inven
     assert inventory.spdx("BSD-3-Clause AND MIT") == "BSD-3-Clause AND MIT"
     assert inventory.spdx("BSD License") is None
     assert inventory.spdx("") is None
+
+
+def test_the_desktops_novnc_keeps_what_its_page_loads_and_its_licences_and_nothing_else(bake_static, tmp_path):
+    script = bake_static({"desktop": True}) / "docker/build/install-novnc.py"
+    spec = importlib.util.spec_from_file_location("install_novnc", script)
+    install_novnc = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(install_novnc)
+    release = io.BytesIO()
+    with tarfile.open(fileobj=release, mode="w:gz") as archive:
+        for name in ("core/rfb.js", "vendor/pako/lib/zlib/inflate.js", "docs/LICENSE.MPL-2.0", "package.json",
+                     "app/ui.js", "vnc.html", "core/../../outside.js"):
+            member = tarfile.TarInfo(f"package/{name}")
+            member.size = len(name)
+            archive.addfile(member, io.BytesIO(name.encode()))
+    install_novnc.install(release.getvalue(), tmp_path / "novnc")
+    assert sorted(str(path.relative_to(tmp_path)) for path in tmp_path.rglob("*") if path.is_file()) == [
+        "novnc/core/rfb.js", "novnc/docs/LICENSE.MPL-2.0", "novnc/package.json",
+        "novnc/vendor/pako/lib/zlib/inflate.js"]

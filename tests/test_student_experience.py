@@ -192,9 +192,9 @@ def test_python_in_a_jupyter_terminal_is_the_courses(course):
 def test_the_desktop_is_in_the_image_only_when_the_course_chose_it(course):
     chosen = answers_for(course.name)["desktop"]
     installed = course.exec("sh", "-c", "dpkg-query --show --showformat='${Package} ' tigervnc-standalone-server jwm "
-                            "xterm 2>/dev/null; python -c 'import jupyter_remote_desktop_proxy' 2>/dev/null && "
-                            "echo jupyter-remote-desktop-proxy; echo \"DISPLAY=${DISPLAY:-}\"", check=False).stdout
-    desktop = {"tigervnc-standalone-server", "jwm", "xterm", "jupyter-remote-desktop-proxy", "DISPLAY=:1"}
+                            "xterm 2>/dev/null; test -f /opt/course/desktop/novnc/core/rfb.js && echo noVNC; "
+                            "echo \"DISPLAY=${DISPLAY:-}\"", check=False).stdout
+    desktop = {"tigervnc-standalone-server", "jwm", "xterm", "noVNC", "DISPLAY=:1"}
     assert set(installed.split()) == (desktop if chosen else {"DISPLAY="}), installed
     servers = course.api("GET", "/server-proxy/servers-info").json()["server_processes"]
     assert [server["launcher_entry"]["title"] for server in servers if server["name"] == "desktop-websockify"] == (
@@ -248,7 +248,7 @@ def test_the_inventory_lists_exactly_the_python_environment_and_what_the_course_
                                               ).stdout.strip()
 
 
-def test_the_sbom_is_valid_cyclonedx_and_lists_every_python_and_debian_package(course):
+def test_the_sbom_is_valid_cyclonedx_and_lists_every_python_debian_and_browser_package(course):
     _, sbom = inventory_of(course)
     assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(json.dumps(sbom)) is None
     purls = {component["purl"].split("?")[0] for component in sbom["components"]}
@@ -259,6 +259,10 @@ def test_the_sbom_is_valid_cyclonedx_and_lists_every_python_and_debian_package(c
     assert {purl.split("/", 2)[2] for purl in purls if purl.startswith("pkg:deb/")} == {
         f"{name}@{version}" for status, name, version in (line.split() for line in debian.splitlines())
         if status == "ii"}
+    novnc = re.search(r'^VERSION = "(.+)"', (course.path / "docker/build/install-novnc.py").read_text(),
+                      re.MULTILINE) if answers_for(course.name)["desktop"] else None
+    assert {purl for purl in purls if purl.startswith("pkg:npm/")} == (
+        {f"pkg:npm/%40novnc/novnc@{novnc.group(1)}"} if novnc else set())
 
 
 def test_the_sboms_licences_are_spdx_identifiers_or_expressions_where_the_metadata_has_them(course):

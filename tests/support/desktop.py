@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from PIL import Image
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.support.course import Course
 from tests.support.kernel import run_cell
@@ -82,8 +83,16 @@ def wait_for_windows(course: Course, titles: set[str], timeout: float = 30) -> l
 def open_desktop(course: Course, browser):
     """Open Desktop as the launcher does (with the token), and wait until the page shows the desktop."""
     page = browser.new_page(viewport={"width": 1280, "height": 800})
+    failed = []
+    page.on("requestfailed", lambda request: failed.append(f"{request.url} ({request.failure})"))
     page.goto(f"{course.url}/desktop/?token={course.token}")
-    page.wait_for_function("document.getElementById('status').textContent === 'Connected'", timeout=60_000)
+    try:
+        page.wait_for_function("document.getElementById('status').textContent === 'Connected'", timeout=60_000)
+    except PlaywrightTimeoutError as timeout:
+        status = page.evaluate("document.getElementById('status')?.textContent")
+        log = course.compose("logs", "jupyter", check=False).stdout[-2000:]
+        raise AssertionError(f"the desktop page says {status!r}; failed requests: {failed}; "
+                             f"Jupyter's log:\n{log}") from timeout
     return page
 
 

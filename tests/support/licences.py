@@ -33,3 +33,5 @@ def check_every_package_has_a_licence_or_unknown(page: str, inventory: dict) -> 
         assert (package["name"], package["version"], licence.replace("|", "\\|")) in rows, package["name"]
     for package in inventory["debian packages"]:
         assert (package["name"], package["version"], package["licence"] or "**unknown**") in rows, package["name"]
+    for library in inventory["browser libraries"]:
+        assert (library["name"], library["version"], library["licence"] or "**unknown**") in rows, library["name"]

@@ -9,10 +9,10 @@ It writes into OUTPUT_FOLDER (/opt/course/inventory):
 - index.html: the page *Course environment* opens in Jupyter (the base image,
   the system, Python, every Python package with its version, summary and
   licence and why it is there, the Debian packages the course added, the
-  Jupyter extensions);
+  Jupyter extensions, the libraries the image serves to the browser);
 - inventory.json: the same, as data;
 - sbom.cdx.json: a CycloneDX 1.6 software bill of materials: every Python
-  distribution and every Debian package in the image.
+  distribution, every Debian package and every browser library in the image.
 
 Only the standard library, packaging (which Jupyter needs) and the image's own
 course_check: nothing is added to the students' environment, and the build
@@ -39,6 +39,9 @@ from packaging.utils import canonicalize_name
 COURSE = Path("/opt/course")
 # Written before the course's system packages are installed (see the Dockerfile).
 BASE_PACKAGES = COURSE / "base-packages.txt"
+# Libraries the image serves to the browser, each in a folder with its npm
+# package.json (the desktop's noVNC: docker/build/install-novnc.py).
+BROWSER_LIBRARIES = COURSE / "desktop"
 EXTRA = re.compile(r"""extra\s*==\s*["']([^"']+)["']""")
 
 
@@ -139,6 +142,16 @@ def debian_packages() -> list[dict]:
     return packages
 
 
+def browser_libraries(folder: Path = BROWSER_LIBRARIES) -> list[dict]:
+    """Each library served to the browser: name, version, licence (SPDX, as npm asks) and summary."""
+    found = []
+    for manifest in sorted(folder.glob("*/package.json")):
+        package = json.loads(manifest.read_text())
+        found.append({"name": package["name"], "version": package["version"],
+                      "licence": package.get("license", ""), "summary": package.get("description", "")})
+    return found
+
+
 def jupyter_extensions() -> dict[str, list[dict]]:
     """The JupyterLab extensions and the enabled server extensions of this environment."""
     prefix = Path(sys.prefix, "share", "jupyter", "labextensions")
@@ -163,11 +176,11 @@ def inventory(base_image: str, course_name: str) -> dict:
     return {"course": course_name, "base image": base_image, "system": system(),
             "python": platform.python_version(), "architecture": platform.machine(),
             "python packages": python_packages(), "debian packages": debian_packages(),
-            "jupyter extensions": jupyter_extensions()}
+            "jupyter extensions": jupyter_extensions(), "browser libraries": browser_libraries()}
 
 
 def sbom(data: dict) -> dict:
-    """CycloneDX 1.6 (JSON): the image, every Python distribution and every Debian package."""
+    """CycloneDX 1.6 (JSON): the image, every Python distribution, Debian package and browser library."""
     distro = "ubuntu" if data["system"].lower().startswith("ubuntu") else "debian"
     components = []
     for package in data["python packages"]:
@@ -191,6 +204,14 @@ def sbom(data: dict) -> dict:
         if package["licence"]:
             # Debian's own short names (GPL-2+), not SPDX identifiers.
             component["licenses"] = [{"license": {"name": name}} for name in package["licence"].split(", ")]
+        components.append(component)
+    for library in data["browser libraries"]:
+        # The package URL spelling of an npm scope: @novnc/novnc is %40novnc/novnc.
+        purl = f"pkg:npm/{library['name'].replace('@', '%40')}@{library['version']}"
+        component = {"type": "library", "bom-ref": purl, "name": library["name"],
+                     "version": library["version"], "purl": purl, "description": library["summary"]}
+        if library["licence"]:
+            component["licenses"] = [{"expression": library["licence"]}]
         components.append(component)
     return {
         "bomFormat": "CycloneDX", "specVersion": "1.6", "serialNumber": f"urn:uuid:{uuid.uuid4()}",
@@ -244,6 +265,10 @@ def page(data: dict) -> str:
     extension_rows = [["JupyterLab", escape(e["name"]), escape(e["version"])]
                       for e in extensions["JupyterLab"]]
     extension_rows += [["Jupyter Server", escape(e["name"]), ""] for e in extensions["server"]]
+    browser_rows = [[escape(b["name"]), escape(b["version"]), escape(b["licence"] or "unknown"),
+                     escape(b["summary"])] for b in data["browser libraries"]]
+    browser = ("<h2>Served to the browser</h2>\n" + table(["library", "version", "licence", "what it is"],
+                                                          browser_rows) if browser_rows else "")
     asked = sum(1 for package in packages if package["asked for by"] == "the course")
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Course environment: {escape(data['course'])}</title>
@@ -258,7 +283,8 @@ def page(data: dict) -> str:
 or by Jupyter</li>
 <li>{len(added)} Debian packages added by the course, on top of the base image's</li>
 </ul>
-<p>For IT: the software bill of materials of this image (CycloneDX, every Python and Debian package):
+<p>For IT: the software bill of materials of this image (CycloneDX, every Python and Debian package
+and every library served to the browser):
 <a href="sbom.cdx.json">sbom.cdx.json</a>;
 the same list as data: <a href="inventory.json">inventory.json</a>.</p>
 <h2>Python packages (the course's own first)</h2>
@@ -268,6 +294,7 @@ the same list as data: <a href="inventory.json">inventory.json</a>.</p>
 {table(["package", "version", "licence", "what it is"], debian_rows) if debian_rows else "<p>None.</p>"}
 <h2>Jupyter extensions</h2>
 {table(["part of", "extension", "version"], extension_rows)}
+{browser}
 </body></html>
 """
 

@@ -1,12 +1,12 @@
 """The course's desktop in the browser: an X display for programs with windows.
 
 JupyterLab's launcher and Notebook 7's New menu open it as "Desktop"
-(jupyter-remote-desktop-proxy: the noVNC page, behind Jupyter's token). To
-start it, that package runs the first `vncserver` on PATH; the course's
-(/opt/venv/bin/vncserver, first on PATH) runs `python -m course_desktop`, which starts
-TigerVNC's X server on the display every kernel and terminal names (DISPLAY)
-and the JWM window manager in it. Unlike TigerVNC's own vncserver script it
-works for any uid, including one the image has no user name for.
+(jupyter_server_config.py declares it to jupyter-server-proxy). Opening it
+runs `python -m course_desktop SOCKET`, which starts TigerVNC's X server on the
+display every kernel and terminal names (DISPLAY) and the JWM window manager
+in it. It works for any uid, including one the image has no user name for.
+The page at /desktop/ (course_desktop.html, this module's server extension)
+shows the display with noVNC, the VNC client docker/build/install-novnc.py installs.
 
 The desktop is reached only through Jupyter: its VNC side is a unix socket in
 a folder only this user can open, and no TCP port is opened. It never runs as
@@ -38,6 +38,8 @@ FAILED = Path("/tmp/course-desktop-failed")
 # for every kernel, terminal and script).
 XAUTHORITY = Path(os.environ.get("XAUTHORITY", "/tmp/.course-desktop-Xauthority"))
 X_LOG = Path("/tmp/course-desktop.log")
+# The page and the noVNC client it loads (the Dockerfile puts them there).
+PAGE_FOLDER = Path("/opt/course/desktop")
 PREFIX = "course desktop:"
 
 
@@ -100,16 +102,11 @@ def write_key() -> None:
     os.replace(new, XAUTHORITY)
 
 
-def socket_path(arguments: list[str]) -> str:
-    """The unix socket jupyter-remote-desktop-proxy connects to, from vncserver's arguments."""
-    if "-rfbunixpath" not in arguments:
-        raise SystemExit(f"{PREFIX} usage: vncserver -rfbunixpath SOCKET (as the Desktop launcher runs it)")
-    return arguments[arguments.index("-rfbunixpath") + 1]
-
-
 def start(arguments: list[str]) -> int:
-    """Run the X server and the window manager until the X server ends (as `vncserver -fg` does)."""
-    vnc_socket = socket_path(arguments)
+    """Run the X server (VNC on the socket Jupyter names) and the window manager until either ends."""
+    if len(arguments) != 1:
+        raise SystemExit(f"{PREFIX} usage: python -m course_desktop SOCKET (as Jupyter's Desktop runs it)")
+    vnc_socket = arguments[0]
     reason = why_it_cannot_start()
     if reason:
         return give_up(reason)
@@ -155,19 +152,6 @@ def start(arguments: list[str]) -> int:
     return 0
 
 
-# Added to the desktop page: when its connection fails, ask the page again;
-# if the desktop could not start, that answer is the page with the reason.
-SHOW_THE_REASON = """
-<script>
-new MutationObserver(async (changes, observer) => {
-  if (!/went wrong|Reconnecting|giving up/.test(document.getElementById("status").textContent)) return;
-  observer.disconnect();
-  const again = await (await fetch(window.location.href)).text();
-  if (again.includes("course-desktop-reason")) window.location.reload();
-}).observe(document.getElementById("status"), {childList: true, characterData: true, subtree: true});
-</script>
-"""
-
 FAILURE_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Desktop</title></head>
 <body style="font-family: sans-serif; max-width: 40em; margin: 3em auto">
@@ -181,20 +165,18 @@ FAILURE_PAGE = """<!doctype html>
 def desktop_page_handler():
     """The desktop page; or, when the desktop cannot start, a page that says why (nothing reconnects)."""
     # Imported here: the desktop's own start (python -m course_desktop) needs none of Jupyter.
-    from jupyter_remote_desktop_proxy.handlers import DesktopHandler, jinja_env
+    from jupyter_server.base.handlers import JupyterHandler
     from tornado import escape, web
 
-    class CourseDesktopHandler(DesktopHandler):
+    class DesktopPageHandler(JupyterHandler):
         @web.authenticated
-        async def get(self):
+        def get(self):
             reason = why_it_cannot_start()
             if reason is not None:
                 self.finish(FAILURE_PAGE.format(reason=escape.xhtml_escape(reason), home=self.base_url))
-                return
-            page = jinja_env.get_template("index.html").render(
-                {"base_url": self.base_url, **self.serverapp.jinja_template_vars})
-            self.finish(page.replace("</body>", SHOW_THE_REASON + "</body>"))
-    return CourseDesktopHandler
+            else:
+                self.finish((PAGE_FOLDER / "index.html").read_bytes())
+    return DesktopPageHandler
 
 
 def load_ipython_extension(shell):
@@ -217,12 +199,16 @@ def _jupyter_server_extension_points():
 
 
 def _load_jupyter_server_extension(server_app):
+    from jupyter_server.base.handlers import AuthenticatedFileHandler
     from jupyter_server.utils import url_path_join
+    from tornado import web
 
-    # Loaded before jupyter_remote_desktop_proxy (extensions load in name
-    # order), so this handler answers /desktop/ first.
-    server_app.web_app.add_handlers(
-        ".*", [(url_path_join(server_app.web_app.settings["base_url"], "/desktop/"), desktop_page_handler())])
+    desktop = url_path_join(server_app.web_app.settings["base_url"], "desktop")
+    server_app.web_app.add_handlers(".*", [
+        (desktop, web.RedirectHandler, {"url": desktop + "/"}),
+        (desktop + "/", desktop_page_handler()),
+        (desktop + "/novnc/(.*)", AuthenticatedFileHandler, {"path": str(PAGE_FOLDER / "novnc")}),
+    ])
     reason = why_it_cannot_start()
     if reason:
         server_app.log.warning("%s the desktop cannot start: %s", PREFIX, reason)

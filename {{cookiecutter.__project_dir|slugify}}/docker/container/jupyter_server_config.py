@@ -42,7 +42,19 @@ c.ServerApp.terminado_settings = {"shell_command": ["/bin/bash"]}
 c.ServerApp.jpserver_extensions.update({"nbgitpuller": False, "course_pull": True})
 {% endif %}
 {% if cookiecutter.desktop %}
-# The desktop's page says why when the desktop cannot start (docker/container/course_desktop.py).
+# "Desktop" in the launcher and the New menu opens the page at /desktop/, which
+# the course_desktop extension serves (and which says why when the desktop
+# cannot start). The page's connection starts the desktop: its VNC side is a
+# unix socket that Jupyter makes, in a folder only this user can open, and
+# proxies at /desktop-websockify/ behind the token (docker/container/course_desktop.py).
+c.ServerProxy.servers["desktop-websockify"] = {
+    "command": ["python", "-m", "course_desktop", "{unix_socket}"],
+    "unix_socket": True,
+    "raw_socket_proxy": True,
+    "timeout": 30,
+    "launcher_entry": {"title": "Desktop", "path_info": "desktop"},
+    "new_browser_tab": True,
+}
 c.ServerApp.jpserver_extensions.update({"course_desktop": True})
 {% endif %}
 

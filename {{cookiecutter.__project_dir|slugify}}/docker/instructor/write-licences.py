@@ -59,6 +59,10 @@ def licences(inventory: dict) -> str:
     lines += [row(p["name"], p["version"], p.get("spdx") or p["licence"]) for p in python]
     lines += ["", f"| {system} package | version | licence |", "|---|---|---|"]
     lines += [row(p["name"], p["version"], p.get("licence")) for p in debian]
+    browser = inventory.get("browser libraries", [])
+    if browser:
+        lines += ["", "| Library served to the browser | version | licence |", "|---|---|---|"]
+        lines += [row(b["name"], b["version"], b["licence"]) for b in browser]
     return "\n".join(lines)
 
 
