@@ -18,21 +18,26 @@ from tests.support.engine import docker, docker_objects, remove_image
 from tests.support.matrices import CHECKED_STATICALLY, answers_for, image_of
 from tests.support.registry import Registry
 
-# The engine tests run in two lanes at once, beside the engine-free tests (pyproject.toml's `-n 3 --dist loadgroup`):
-# a lane is one pytest-xdist worker, whose modules run in order and share its session's fixtures. The courses of
-# BUILT_COURSES are built and started by name (image tag, compose project), so every module that uses them, or the
-# default course's own name, runs in one lane; the modules that make courses of their own run in the other.
-BUILT_COURSES_LANE, OWN_COURSES_LANE = "built-courses", "own-courses"
-DEFAULT_COURSE_NAME_USERS = {"test_instructor_machine", "test_published_for_apple_silicon"}
+# The engine tests run in three lanes at once, beside the engine-free tests (pyproject.toml's `-n 4 --dist
+# loadgroup`): a lane is one pytest-xdist worker, whose modules run in order and share its session's fixtures.
+# The courses of BUILT_COURSES are built and started by name (image tag, compose project), so every module that
+# uses them, or the default course's image, runs in one lane. The modules that make courses of their own, each
+# under its own name, share the other two, split by their measured time (the suite's columns in docs/benchmarks.md).
+BUILT_COURSES_LANE, OWN_COURSES_LANE, PUBLISHING_LANE = "built-courses", "own-courses", "arm64-and-set-ups"
+DEFAULT_COURSE_IMAGE_USERS = {"test_instructor_machine"}
+PUBLISHING_LANE_MODULES = {"test_published_for_apple_silicon", "test_hub_server", "test_template_updates",
+                           "test_pinning", "test_pytorch_cpu"}
+LANES = (BUILT_COURSES_LANE, OWN_COURSES_LANE, PUBLISHING_LANE)
 
 
 def lane_of(item: pytest.Item) -> str | None:
     """The lane of an engine or index test; None for an engine-free test, which any worker may run."""
     if not (item.get_closest_marker("docker") or item.get_closest_marker("network")):
         return None
-    if "built_course" in item.fixturenames or item.module.__name__.rpartition(".")[2] in DEFAULT_COURSE_NAME_USERS:
+    module = item.module.__name__.rpartition(".")[2]
+    if "built_course" in item.fixturenames or module in DEFAULT_COURSE_IMAGE_USERS:
         return BUILT_COURSES_LANE
-    return OWN_COURSES_LANE
+    return PUBLISHING_LANE if module in PUBLISHING_LANE_MODULES else OWN_COURSES_LANE
 
 
 def pytest_itemcollected(item):
@@ -180,8 +185,7 @@ class WholeRun:
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node, ids):
         """The first worker's collection: no test has started yet."""
-        lanes = (f"@{BUILT_COURSES_LANE}", f"@{OWN_COURSES_LANE}")
-        if self.before is None and any(nodeid.endswith(lanes) for nodeid in ids):
+        if self.before is None and any(nodeid.endswith(tuple(f"@{lane}" for lane in LANES)) for nodeid in ids):
             self.snapshot()
 
     @pytest.hookimpl(optionalhook=True)

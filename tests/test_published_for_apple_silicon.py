@@ -67,7 +67,9 @@ PUSHED: dict[str, str] = {}
 @pytest.fixture(scope="module")
 def published(docker_hub, registry, cookies_session):
     """The default course, committed and published with `make push`: amd64, and arm64 by emulation."""
-    project = bake_with(cookies_session, {"image_registry": f"127.0.0.1:{registry.port}/teach"})
+    # The default course under a name of its own, so that it builds and runs beside the suite's default course.
+    project = bake_with(cookies_session, {"image_registry": f"127.0.0.1:{registry.port}/teach",
+                                          "project_slug": "apple-silicon-course"})
     assert git("init", "--quiet", "--initial-branch=main", cwd=project, check=False).returncode == 0
     git("add", "--all", cwd=project)
     assert git("commit", "--quiet", "-m", "Course", cwd=project, check=False).returncode == 0
