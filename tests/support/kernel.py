@@ -14,7 +14,10 @@ from tornado.websocket import websocket_connect
 
 async def execute(url: str, token: str, code: str) -> dict:
     """Send one execute_request over the kernel's websocket and wait for its reply."""
-    connection = await websocket_connect(HTTPRequest(url, headers={"Authorization": f"token {token}"}))
+    # The caller's timeout bounds the whole exchange: a kernel under emulation, on a busy machine, can take
+    # longer than tornado's own 20 s to accept the connection.
+    connection = await websocket_connect(HTTPRequest(url, headers={"Authorization": f"token {token}"},
+                                                     connect_timeout=3600, request_timeout=3600))
     message_id = uuid.uuid4().hex
     connection.write_message(json.dumps({
         "header": {"msg_id": message_id, "msg_type": "execute_request", "session": uuid.uuid4().hex,
