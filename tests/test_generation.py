@@ -44,7 +44,7 @@ ALWAYS = {
     "course/00-check-environment.ipynb", "work/.gitkeep", "requirements-jupyter.in", "requirements.in",
     "requirements.txt", "tests/test_image.py", "uv.toml", "binder/Dockerfile",
     # By where each runs: through make, while the image is built, in the students' container.
-    "docker/instructor/lock.py", "docker/instructor/lock-summary.py", "docker/instructor/write-sizes.sh",
+    "docker/instructor/lock.py", "docker/instructor/write-sizes.sh",
     "docker/instructor/check-update.py", "docker/instructor/publishing.py", "docker/instructor/write-licences.py",
     "docker/build/install-course-packages.sh", "docker/build/lock-jupyter.sh", "docker/build/course_inventory.py",
     "docker/container/start-course.sh", "docker/container/healthcheck.py", "docker/container/jupyter_server_config.py",
@@ -430,10 +430,7 @@ LICENCE_TEXTS = {
 
 @pytest.mark.parametrize(("text", "shown"), LICENCE_TEXTS.values(), ids=LICENCE_TEXTS.keys())
 def test_licence_text_from_the_package_index_stays_inside_its_table_cell(text, shown, bake_static):
-    spec = importlib.util.spec_from_file_location("lock_summary", bake_static({}) / "docker/instructor/lock-summary.py")
-    lock_summary = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(lock_summary)
-    assert lock_summary.one_line(text) == shown
+    assert post.course_lock(bake_static({})).one_line(text) == shown
 
 
 ENGINE_NETWORKS = {

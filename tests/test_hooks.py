@@ -484,3 +484,42 @@ def test_generating_again_keeps_the_instructors_existing_masters_folder_as_it_is
     assert mine.read_text() == "the instructor's master"
     assert not (project / post.MASTERS).exists()
 
+
+
+# A lock with one package pinned per CPU, one for Windows only, and who needs each.
+FORKED_LOCK = """torch==2.5.1 ; platform_machine == 'aarch64' \\
+    --hash=sha256:0
+    # via -r requirements.in
+torch==2.5.1+cpu ; platform_machine == 'x86_64' \\
+    --hash=sha256:0
+    # via -r requirements.in
+colorama==0.4.6 ; sys_platform == 'win32' \\
+    --hash=sha256:0
+    # via tqdm
+filelock==3.16.1 \\
+    --hash=sha256:0
+    # via
+    #   -r requirements.in
+    #   torch
+"""
+
+
+def test_the_summary_names_both_versions_of_a_package_pinned_per_cpu_and_leaves_out_windows_only_ones():
+    lock = course_lock()
+    installed = lock.installed(FORKED_LOCK, "3.13")
+    assert {key: (entry["versions"], entry["via"]) for key, entry in installed.items()} == {
+        "torch": (["2.5.1", "2.5.1+cpu"], []), "filelock": (["3.16.1"], ["torch"])}
+    summary = lock.summary(installed, None, "3.13", {"torch"}, set(), {"torch": "BSD-3-Clause", "filelock": None})
+    assert "| torch | 2.5.1, 2.5.1+cpu | BSD-3-Clause | filelock |" in summary
+    assert "| filelock | 3.16.1 | not looked up (offline) | torch |" in summary
+    assert "The first lock." in summary
+
+
+def test_make_lock_prints_and_summarises_the_same_changes():
+    lock = course_lock()
+    before = lock.installed(FORKED_LOCK, "3.13")
+    after = lock.installed(FORKED_LOCK.replace("3.16.1", "3.17.0") + "six==1.17.0\n", "3.13")
+    changed = lock.changes(before, after)
+    assert lock.printed(changed) == ["  - filelock==3.16.1", "  + filelock==3.17.0", "  + six==1.17.0"]
+    summary = lock.summary(after, changed, "3.13", set(), set(), {})
+    assert "## Changes since the previous lock\n\n- filelock: 3.16.1 -> 3.17.0\n- added: six 1.17.0\n\n" in summary
