@@ -73,8 +73,9 @@ def base_digest() -> str:
     if "@" in base:
         return base.split("@", 1)[1]
     pulled = subprocess.run(["docker", "image", "inspect", base], capture_output=True, text=True)
-    if pulled.returncode == 0 and json.loads(pulled.stdout)[0]["RepoDigests"]:
-        return json.loads(pulled.stdout)[0]["RepoDigests"][0].split("@", 1)[1]
+    digests = json.loads(pulled.stdout)[0]["RepoDigests"] if pulled.returncode == 0 else []
+    if digests:
+        return digests[0].split("@", 1)[1]
     served = subprocess.run(["docker", "buildx", "imagetools", "inspect", base],
                             capture_output=True, text=True)
     found = re.search(r"^Digest:\s+(\S+)", served.stdout, re.MULTILINE)
