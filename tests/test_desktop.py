@@ -16,8 +16,6 @@ import subprocess
 import pytest
 import requests
 from playwright.sync_api import expect
-from tornado.httpclient import HTTPRequest
-from tornado.websocket import websocket_connect
 
 from tests.support.course import Course
 from tests.support.desktop import (
@@ -35,7 +33,7 @@ from tests.support.desktop import (
 )
 from tests.support.engine import engine, free_port, wait_for_url
 from tests.support.hub import running_hub
-from tests.support.kernel import in_a_jupyter_terminal, in_its_own_loop, run_cell
+from tests.support.kernel import connect, in_a_jupyter_terminal, in_its_own_loop, run_cell
 from tests.support.matrices import DESKTOP_COURSE, answers_for, image_of
 from tests.support.waiting import wait_until
 
@@ -251,12 +249,12 @@ def start_the_desktop(server: str, token: str) -> None:
     """What the Desktop tab does first: its websocket starts the desktop (through a hub's proxy, too)."""
     url = f"{server.replace('http', 'ws', 1)}/desktop-websockify/"
 
-    async def connect():
-        connection = await websocket_connect(HTTPRequest(url, headers={"Authorization": f"token {token}"}))
+    async def greeted():
+        connection = await connect(url, token)
         # The VNC server's greeting: the desktop is up.
         assert (await connection.read_message()).startswith(b"RFB ")
         connection.close()
-    in_its_own_loop(connect(), 60)
+    in_its_own_loop(greeted(), 60)
 
 
 def test_the_desktop_starts_for_a_uid_the_image_has_no_name_for(built_course):

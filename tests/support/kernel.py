@@ -12,12 +12,19 @@ from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
 
+async def connect(url: str, token: str):
+    """A websocket to Jupyter, as the browser opens one.
+
+    The caller's timeout (in_its_own_loop) bounds the whole exchange: a kernel under emulation or a desktop
+    starting on a busy machine can take longer than tornado's own 20 s to accept the connection.
+    """
+    return await websocket_connect(HTTPRequest(url, headers={"Authorization": f"token {token}"},
+                                               connect_timeout=3600, request_timeout=3600))
+
+
 async def execute(url: str, token: str, code: str) -> dict:
     """Send one execute_request over the kernel's websocket and wait for its reply."""
-    # The caller's timeout bounds the whole exchange: a kernel under emulation, on a busy machine, can take
-    # longer than tornado's own 20 s to accept the connection.
-    connection = await websocket_connect(HTTPRequest(url, headers={"Authorization": f"token {token}"},
-                                                     connect_timeout=3600, request_timeout=3600))
+    connection = await connect(url, token)
     message_id = uuid.uuid4().hex
     connection.write_message(json.dumps({
         "header": {"msg_id": message_id, "msg_type": "execute_request", "session": uuid.uuid4().hex,
@@ -62,7 +69,7 @@ def in_a_jupyter_terminal(server: str, token: str, line: str) -> None:
     url = f"{server.replace('http', 'ws', 1)}/terminals/websocket/{terminal.json()['name']}"
 
     async def type_it():
-        connection = await websocket_connect(HTTPRequest(url, headers={"Authorization": f"token {token}"}))
+        connection = await connect(url, token)
         connection.write_message(json.dumps(["stdin", line + "\r"]))
         await connection.read_message()
         connection.close()
