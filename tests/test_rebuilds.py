@@ -145,3 +145,20 @@ def test_a_pin_that_cannot_install_fails_the_build_naming_the_package(course, tm
                                                               timeout=900)
     assert result.returncode != 0
     assert re.search(r"six==99\.0\.0", result.stdout + result.stderr)
+
+
+def test_an_image_that_lost_a_pinned_package_fails_its_last_check_and_is_not_mended(course, tmp_path):
+    # A later step that deletes a package (a clean-up gone too far): the check must fail, not reinstall it.
+    broken = tmp_path / "pruned"
+    shutil.copytree(course.path, broken)
+    dockerfile = broken / "Dockerfile"
+    installed = "COPY --from=course-compiled /opt/venv /opt/venv\n"
+    text = dockerfile.read_text()
+    assert text.count(installed) == 1, text
+    dockerfile.write_text(text.replace(installed, installed + "RUN rm -r /opt/venv/lib/python3*/site-packages/six*\n"))
+    result = Course(broken, project="pruned-course").compose("--progress=plain", "build", check=False,
+                                                              timeout=900)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "ERROR: /opt/venv does not hold exactly what /opt/course/requirements.txt pins" in output
+    assert re.search(r"^#\d+ [\d.]+\s+\+ six==", output, re.MULTILINE), output

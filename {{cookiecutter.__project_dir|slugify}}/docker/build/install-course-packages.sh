@@ -5,8 +5,8 @@
 #     Jupyter layer), at their places in /opt/venv; the next stage
 #     byte-compiles them, and the image copies them into /opt/venv.
 #   install-course-packages.sh --check REQUIREMENTS [--sources PYPROJECT]
-#     checks that /opt/venv now matches REQUIREMENTS exactly, offline, from
-#     the cache the first form filled.
+#     checks, offline and changing nothing, that /opt/venv now holds exactly
+#     what REQUIREMENTS pins; it fails the build, listing what differs, if not.
 #
 # --sources: a pyproject.toml whose [tool.uv.sources] sent packages to another
 # index when REQUIREMENTS was pinned (pytorch-cpu/); they are installed from
@@ -50,7 +50,12 @@ sync() {
 }
 
 if [ -n "$check" ]; then
-    sync --python "$target/bin/python" --offline
+    if ! plan=$(sync --python "$target/bin/python" --offline --dry-run 2>&1) \
+            || ! grep -qx 'Would make no changes' <<<"$plan"; then
+        echo "$plan" >&2
+        echo "ERROR: $target does not hold exactly what $requirements pins (above: what differs)." >&2
+        exit 1
+    fi
     exit
 fi
 
