@@ -25,8 +25,9 @@ from tests.support.registry import Registry
 # under its own name, share the other two, split by their measured time (the suite's columns in docs/benchmarks.md).
 BUILT_COURSES_LANE, OWN_COURSES_LANE, PUBLISHING_LANE = "built-courses", "own-courses", "arm64-and-set-ups"
 DEFAULT_COURSE_IMAGE_USERS = {"test_instructor_machine"}
-PUBLISHING_LANE_MODULES = {"test_published_for_apple_silicon", "test_hub_server", "test_template_updates",
-                           "test_pinning", "test_pytorch_cpu"}
+ARM64_MODULE = "test_published_for_apple_silicon"
+PUBLISHING_LANE_MODULES = {ARM64_MODULE, "test_hub_server", "test_template_updates", "test_pinning",
+                           "test_pytorch_cpu"}
 LANES = (BUILT_COURSES_LANE, OWN_COURSES_LANE, PUBLISHING_LANE)
 
 
@@ -56,11 +57,12 @@ def pytest_collection_finish(session):
 
 @pytest.hookimpl(trylast=True)  # after pytest has grouped the tests by their fixtures' parameters
 def pytest_collection_modifyitems(items):
-    """The engine-free tests first (a broken hook fails in a minute), then those that need an engine or the index.
+    """The engine-free tests first (a broken hook fails in a minute), then those that need an engine or the index,
+    the arm64 ones last: on a machine without a registry, .ci/run is still making their base under emulation.
 
     A stable sort: within each tier the modules keep their order, so their fixtures are still shared.
     """
-    items.sort(key=lambda item: lane_of(item) is not None)
+    items.sort(key=lambda item: (lane_of(item) is not None, item.module.__name__.endswith(ARM64_MODULE)))
 
 
 @pytest.fixture(scope="session")
