@@ -13,6 +13,7 @@ import fcntl
 import hashlib
 import json
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -24,6 +25,7 @@ from pathlib import Path
 DEBIAN_SUITE_FOR_PYTHON = {"3.11": "bookworm", "3.13": "trixie", "3.14": "sid"}
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 STANDIN_LABEL = "org.jupyter-course.standin"
+HOST_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
 
 
 def run(*command: str, **kwargs) -> subprocess.CompletedProcess:
@@ -79,16 +81,27 @@ def debian_rootfs_image(suite: str, arch: str = "amd64") -> str:
     return tag
 
 
-def python_standin_dockerfile(rootfs_tag: str, version: str) -> str:
+def python_standin_dockerfile(rootfs_tag: str, version: str, emulated: bool = False) -> str:
+    """A stand-in's recipe. emulated: for another architecture than this machine's, whose Python's bytecode
+    this machine writes instead (under emulation, compiling the standard library and pip took minutes)."""
     python = f"python{version}"
-    return textwrap.dedent(f"""\
-        FROM {rootfs_tag}
+    install = ("apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "
+               f"{python} {python}-venv python3-pip ca-certificates")
+    if emulated:
+        # The packages' scripts byte-compile with these: no-ops take their place while apt installs.
+        compilers = f"/usr/bin/py3compile /usr/lib/{python}/py_compile.py"
+        divert = 'dpkg-divert --quiet --local --rename --divert "$file.real"'
+        install = (f'for file in {compilers}; do {divert} --add "$file"; done \\\n'
+                   f"    && mkdir -p /usr/lib/{python} && : > /usr/lib/{python}/py_compile.py \\\n"
+                   "    && ln -s /bin/true /usr/bin/py3compile \\\n"
+                   f"    && {install} \\\n"
+                   f'    && rm {compilers} && for file in {compilers}; do {divert} --remove "$file"; done')
+    recipe = textwrap.dedent(f"""\
+        FROM {rootfs_tag} AS installed
         # A mirror's copy of sid may carry a Release file past its validity date;
         # the course Dockerfiles run apt-get update too, so the setting stays.
         RUN echo 'Acquire::Check-Valid-Until "false";' > /etc/apt/apt.conf.d/99-mirror-validity \\
-            && apt-get update \\
-            && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \\
-                {python} {python}-venv python3-pip ca-certificates \\
+            && {{install}} \\
             && apt-get clean && rm -rf /var/lib/apt/lists/*
         # The official image's Python is not externally managed and lives in /usr/local/bin.
         RUN rm -f /usr/lib/python3*/EXTERNALLY-MANAGED \\
@@ -98,7 +111,19 @@ def python_standin_dockerfile(rootfs_tag: str, version: str) -> str:
         COPY ca-certificates.crt /usr/local/share/ca-certificates/host-bundle.crt
         RUN update-ca-certificates
         ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt PIP_CERT=/etc/ssl/certs/ca-certificates.crt
-        """)
+        """).replace("{install}", install)
+    if emulated:
+        recipe += textwrap.dedent(f"""\
+            FROM --platform=$BUILDPLATFORM python:{version}-slim AS compiled
+            COPY --from=installed /usr/lib/{python} /src/usr/lib/{python}
+            COPY --from=installed /usr/lib/python3/dist-packages /src/usr/lib/python3/dist-packages
+            # Bytecode depends on the Python version only; -s and -p write the image's paths into it. As
+            # Debian's scripts do, files that do not compile (tests of bad syntax) are left without.
+            RUN python3 -m compileall -q -j 0 -s /src -p / /src/usr/lib || true
+            FROM installed
+            COPY --from=compiled /src/usr/lib/ /usr/lib/
+            """)
+    return recipe
 
 
 def standin_dockerfile(version: str, arch: str = "amd64") -> str:
@@ -107,7 +132,7 @@ def standin_dockerfile(version: str, arch: str = "amd64") -> str:
         raise RuntimeError(
             f"python:{version}-slim cannot be pulled and Debian has no Python {version} to build a stand-in from"
         )
-    recipe = python_standin_dockerfile(rootfs_tag(suite, arch), version)
+    recipe = python_standin_dockerfile(rootfs_tag(suite, arch), version, emulated=arch != HOST_ARCH)
     # The label records the recipe, so a stand-in made by an older one is rebuilt.
     digest = hashlib.sha256(recipe.encode()).hexdigest()[:16]
     return f"{recipe}LABEL {STANDIN_LABEL}={digest}\n"
@@ -157,6 +182,8 @@ def ensure_python_base(version: str) -> str:
 def python_standin(version: str, arch: str) -> str:
     """A stand-in for python:<version>-slim of the given architecture, under a name of its own."""
     tag = f"jupyter-course-standin/python:{version}-slim-{arch}"
+    if arch != HOST_ARCH:
+        ensure_python_base(version)  # whose Python writes the stand-in's bytecode
     with made_once(tag):
         if not (image_exists(tag) and standin_is_current(tag, version, arch)):
             build_python_standin(version, tag, arch)
