@@ -148,6 +148,8 @@ def standin_is_current(tag: str, version: str, arch: str = "amd64") -> bool:
 def build_python_standin(version: str, tag: str, arch: str = "amd64") -> None:
     dockerfile = standin_dockerfile(version, arch)
     debian_rootfs_image(DEBIAN_SUITE_FOR_PYTHON[version], arch)
+    if arch != HOST_ARCH:
+        ensure_python_base(version)  # whose Python writes the stand-in's bytecode
     with tempfile.TemporaryDirectory() as context:
         Path(context, "Dockerfile").write_text(dockerfile)
         shutil.copy(HOST_CA_BUNDLE, Path(context, "ca-certificates.crt"))
@@ -182,8 +184,6 @@ def ensure_python_base(version: str) -> str:
 def python_standin(version: str, arch: str) -> str:
     """A stand-in for python:<version>-slim of the given architecture, under a name of its own."""
     tag = f"jupyter-course-standin/python:{version}-slim-{arch}"
-    if arch != HOST_ARCH:
-        ensure_python_base(version)  # whose Python writes the stand-in's bytecode
     with made_once(tag):
         if not (image_exists(tag) and standin_is_current(tag, version, arch)):
             build_python_standin(version, tag, arch)
