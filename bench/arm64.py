@@ -4,7 +4,7 @@ start, and what its proof (tests/test_published_for_apple_silicon.py) costs in t
 Cold, as on a clean CI machine: the arm64 stand-in images are removed and the engine's build cache emptied first.
 Then, in one run:
 - the base: python:<version>-slim for both architectures in the engine's Docker Hub mirror (the arm64 one made
-  from Debian's Python: debootstrap, then apt under emulation);
+  from Debian's Python: debootstrap, then apt under emulation, its bytecode compiled natively);
 - the default course built for linux/amd64 (native) and linux/arm64 (emulated), cache empty;
 - each started with `docker run`, to Jupyter's /api/status answering, and its check notebook executed;
 - the tests of that proof afterwards, as the suite runs them (stand-in made, build cache holding the layers above).
@@ -114,7 +114,7 @@ def section(arm64: dict) -> Section:
              f"| `docker run` to Jupyter answering | {start['amd64']:.1f} s | {start['arm64']:.1f} s |",
              f"| the check notebook executed | {notebook['amd64']:.1f} s | {notebook['arm64']:.1f} s |", "",
              "The base for both architectures, python:<version>-slim in the engine's Docker Hub mirror, the arm64 one "
-             "made from Debian's Python (debootstrap, then apt under emulation): "
+             "made from Debian's Python (debootstrap, then apt under emulation, its bytecode compiled natively): "
              f"{arm64['base for both, arm64 made cold']:.0f} s. Then those tests as the suite runs them, with the "
              f"stand-in made and the build cache holding the layers above: {arm64['outcome']} in "
              f"{arm64['the tests'] / 60:.1f} min. A clean CI machine pays the stand-in and the empty cache too.", ""]
